@@ -1,0 +1,42 @@
+# latentmas — build, test and benchmark targets. `make help` lists them.
+GO       ?= go
+BIN      ?= bin
+PKGS     ?= ./...
+FUZZTIME ?= 20s
+export CGO_ENABLED := 0
+
+.PHONY: help build test fuzz bench lint static clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
+
+build: ## build the static latentmas binary into bin/
+	$(GO) build -trimpath -o $(BIN)/latentmas ./cmd/latentmas
+
+test: ## vet, unit + golden conformance tests, then bounded fuzzing
+	$(GO) vet $(PKGS)
+	$(GO) test -count=1 $(PKGS)
+	$(MAKE) fuzz
+
+fuzz: ## run every fuzz target for FUZZTIME each
+	@set -e; for spec in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs grep -ho '^func Fuzz[A-Za-z0-9_]*' /dev/null | sort -u | sed 's/func //'); do \
+	  dir=$$(grep -rl --include='*_test.go' "^func $$spec(" . | head -1 | xargs dirname); \
+	  echo "fuzz $$dir $$spec ($(FUZZTIME))"; \
+	  $(GO) test -run='^$$' -fuzz="^$$spec\$$" -fuzztime=$(FUZZTIME) $$dir; \
+	done
+
+bench: ## kernel and model benchmarks
+	$(GO) test -run='^$$' -bench=. -benchtime=3x $(PKGS)
+
+lint: ## gofmt and go vet
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt needed'; exit 1; }
+	$(GO) vet $(PKGS)
+
+static: build ## prove the default binary is built without cgo and links statically
+	@file $(BIN)/latentmas | grep -q 'statically linked' || { file $(BIN)/latentmas; echo 'not static'; exit 1; }
+	@if command -v ldd >/dev/null; then ldd $(BIN)/latentmas 2>&1 | grep -q 'not a dynamic executable' || { ldd $(BIN)/latentmas; exit 1; }; fi
+	@$(GO) version -m $(BIN)/latentmas | grep -q 'CGO_ENABLED=0' || { echo 'built with cgo'; exit 1; }
+	@echo "static: $(BIN)/latentmas is a static, cgo-free binary"
+
+clean: ## remove build outputs
+	rm -rf $(BIN)
