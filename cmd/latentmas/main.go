@@ -33,9 +33,8 @@ func register(c command) {
 	commands[c.name] = c
 }
 
-// errUsage marks an error whose message is already the full explanation
-// (e.g. --help was printed); main exits 2 without repeating it.
-var errUsage = errors.New("usage")
+// errHelp means --help was asked for and printed; main exits 0.
+var errHelp = errors.New("help printed")
 
 // newFlags returns a flag set for a subcommand. Underscore and dash spellings
 // are the same flag (--max_new_tokens == --max-new-tokens), so reference
@@ -52,11 +51,11 @@ func newFlags(name, usage string, stderr io.Writer) *pflag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args and turns --help into errUsage.
+// parseFlags parses args and turns --help into errHelp.
 func parseFlags(fs *pflag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
-			return errUsage
+			return errHelp
 		}
 		return fmt.Errorf("%s: %w (see latentmas %s --help)", fs.Name(), err, fs.Name())
 	}
@@ -96,8 +95,8 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if err := c.run(args[1:], stdout, stderr); err != nil {
-		if errors.Is(err, errUsage) {
-			return 2
+		if errors.Is(err, errHelp) {
+			return 0
 		}
 		fmt.Fprintf(stderr, "latentmas %s: %v\n", c.name, err)
 		return 1
