@@ -1,0 +1,252 @@
+package qwen
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/latentmas/latentmas/tensor"
+)
+
+// Seq is one sequence's input to a forward call: either token ids or input
+// embeddings ([n, D], e.g. LatentMAS latent vectors), appended to Cache.
+type Seq struct {
+	Cache  *Cache
+	IDs    []int
+	Embeds []float32
+}
+
+// n is the number of new positions.
+func (s *Seq) n(d int) int {
+	if s.IDs != nil {
+		return len(s.IDs)
+	}
+	return len(s.Embeds) / d
+}
+
+// LogitsMode selects which positions get logits.
+type LogitsMode uint8
+
+// Logits modes.
+const (
+	LogitsNone LogitsMode = iota // hidden states only (latent steps)
+	LogitsLast                   // the last new position of each sequence
+	LogitsAll                    // every new position
+)
+
+// Request selects the optional outputs of a forward call.
+type Request struct {
+	Logits       LogitsMode
+	HiddenStates bool // per-layer hidden states, HF output_hidden_states
+}
+
+// Output holds a forward call's results. It belongs to the Model and is
+// overwritten by the next Forward: copy what must outlive it.
+//
+// Rows of the [T, ·] arrays are the new positions of all sequences in
+// order; sequence i owns rows Starts[i] ≤ r < Starts[i+1].
+type Output struct {
+	Starts  []int
+	Hidden  []float32 // [T, D] after the final RMSNorm (what the LM head sees)
+	PreNorm []float32 // [T, D] residual stream after the last layer
+	// Logits is [T, V] for LogitsAll, [len(seqs), V] for LogitsLast.
+	Logits []float32
+	// HiddenStates[0] is the embeddings, [i] (1 ≤ i < L) the output of layer
+	// i, [L] the final-norm output: exactly HF's output_hidden_states.
+	HiddenStates [][]float32
+
+	vocab, d int
+}
+
+// LastHidden is sequence i's post-norm hidden state at its last new position.
+func (o *Output) LastHidden(i int) []float32 {
+	r := o.Starts[i+1] - 1
+	return o.Hidden[r*o.d : (r+1)*o.d]
+}
+
+// LogitsRow returns row r of Logits (a position for LogitsAll, a sequence for
+// LogitsLast).
+func (o *Output) LogitsRow(r int) []float32 { return o.Logits[r*o.vocab : (r+1)*o.vocab] }
+
+// workspace is the scratch memory of a forward pass, grown on demand and
+// reused, so steady-state decoding allocates nothing.
+type workspace struct {
+	x, h, q, k, v, a, g, u []float32
+	cos, sin               []float32
+	last                   []float32
+	segs                   []tensor.AttnSeg
+}
+
+func grow(b []float32, n int) []float32 {
+	if cap(b) < n {
+		return make([]float32, n, n+n/4)
+	}
+	return b[:n]
+}
+
+// Forward runs the model over new positions of one or more sequences at
+// once (a ragged batch: each sequence has its own cache and length; there is
+// no padding) and appends their keys and values to the caches. New tokens of
+// a sequence get RoPE positions Cache.NextPos(), NextPos()+1, … and attend
+// causally to everything in their own cache.
+func (m *Model) Forward(seqs []Seq, req Request) (*Output, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := m.Config
+	D, V := c.HiddenSize, c.VocabSize
+	qd, kvd, hd, I := c.QDim(), c.KVDim(), c.HeadDim, c.IntermediateSize
+	eps := float32(c.RMSNormEps)
+
+	// Validate and lay out the rows.
+	o := &m.out
+	o.vocab, o.d = V, D
+	o.Starts = append(o.Starts[:0], 0)
+	T := 0
+	for i := range seqs {
+		s := &seqs[i]
+		if s.Cache == nil {
+			return nil, fmt.Errorf("qwen: forward: sequence %d has no cache", i)
+		}
+		if s.Cache.layers != c.NumLayers || s.Cache.kvDim != kvd {
+			return nil, fmt.Errorf("qwen: forward: sequence %d: cache was made for another model", i)
+		}
+		if (s.IDs == nil) == (s.Embeds == nil) {
+			return nil, fmt.Errorf("qwen: forward: sequence %d needs exactly one of IDs and Embeds", i)
+		}
+		if s.Embeds != nil && len(s.Embeds)%D != 0 {
+			return nil, fmt.Errorf("qwen: forward: sequence %d: %d embedding values is not a multiple of hidden size %d", i, len(s.Embeds), D)
+		}
+		for j, id := range s.IDs {
+			if id < 0 || id >= m.Embed.Rows {
+				return nil, fmt.Errorf("qwen: forward: sequence %d, position %d: token id %d out of range [0, %d)", i, j, id, m.Embed.Rows)
+			}
+		}
+		n := s.n(D)
+		if n == 0 {
+			return nil, fmt.Errorf("qwen: forward: sequence %d has no new positions", i)
+		}
+		T += n
+		o.Starts = append(o.Starts, T)
+	}
+	if T == 0 {
+		return nil, errors.New("qwen: forward: no sequences")
+	}
+
+	w := &m.ws
+	w.x = grow(w.x, T*D)
+	w.h = grow(w.h, T*D)
+	w.q = grow(w.q, T*qd)
+	w.k = grow(w.k, T*kvd)
+	w.v = grow(w.v, T*kvd)
+	w.a = grow(w.a, T*qd)
+	w.g = grow(w.g, T*I)
+	w.u = grow(w.u, T*I)
+	w.cos = grow(w.cos, T*hd/2)
+	w.sin = grow(w.sin, T*hd/2)
+	x := w.x
+
+	// Embeddings and per-token RoPE tables (shared by all layers).
+	for i := range seqs {
+		s := &seqs[i]
+		s.Cache.reserve(s.Cache.n + s.n(D))
+		r0 := o.Starts[i]
+		if s.IDs != nil {
+			for j, id := range s.IDs {
+				m.Embed.Row(id, x[(r0+j)*D:])
+			}
+		} else {
+			copy(x[r0*D:], s.Embeds)
+		}
+		for j := 0; j < o.Starts[i+1]-r0; j++ {
+			r := r0 + j
+			m.rope.Table(s.Cache.NextPos()+j, w.cos[r*hd/2:(r+1)*hd/2], w.sin[r*hd/2:(r+1)*hd/2])
+		}
+	}
+	if req.HiddenStates {
+		o.HiddenStates = o.HiddenStates[:0]
+		o.HiddenStates = append(o.HiddenStates, append([]float32(nil), x[:T*D]...))
+	} else {
+		o.HiddenStates = nil
+	}
+
+	p := m.Pool
+	for l := range m.Layers {
+		L := &m.Layers[l]
+
+		// Attention block: h = norm(x); q,k,v projections.
+		tensor.RMSNorm(w.h, x, T, L.AttnNorm, eps)
+		tensor.MatMul(p, w.q, w.h, T, &L.Q)
+		tensor.MatMul(p, w.k, w.h, T, &L.K)
+		tensor.MatMul(p, w.v, w.h, T, &L.V)
+		if L.QBias != nil {
+			tensor.AddBias(w.q, T, L.QBias)
+			tensor.AddBias(w.k, T, L.KBias)
+			tensor.AddBias(w.v, T, L.VBias)
+		}
+		if L.QNorm != nil { // Qwen3: per-head RMSNorm of q and k, before RoPE
+			tensor.RMSNorm(w.q, w.q, T*c.NumHeads, L.QNorm, eps)
+			tensor.RMSNorm(w.k, w.k, T*c.NumKVHeads, L.KNorm, eps)
+		}
+		for r := 0; r < T; r++ {
+			cs, sn := w.cos[r*hd/2:(r+1)*hd/2], w.sin[r*hd/2:(r+1)*hd/2]
+			tensor.ApplyRope(w.q[r*qd:(r+1)*qd], c.NumHeads, hd, cs, sn)
+			tensor.ApplyRope(w.k[r*kvd:(r+1)*kvd], c.NumKVHeads, hd, cs, sn)
+		}
+
+		// Append k, v to each sequence's cache, then attend.
+		w.segs = w.segs[:0]
+		for i := range seqs {
+			ca := seqs[i].Cache
+			r0, r1 := o.Starts[i], o.Starts[i+1]
+			n := r1 - r0
+			copy(ca.k[l][ca.n*kvd:], w.k[r0*kvd:r1*kvd])
+			copy(ca.v[l][ca.n*kvd:], w.v[r0*kvd:r1*kvd])
+			w.segs = append(w.segs, tensor.AttnSeg{
+				Q: w.q[r0*qd : r1*qd], Out: w.a[r0*qd : r1*qd],
+				K: ca.k[l][:(ca.n+n)*kvd], V: ca.v[l][:(ca.n+n)*kvd],
+				N: n, Past: ca.n,
+			})
+		}
+		m.attn.Compute(p, w.segs)
+		tensor.MatMul(p, w.h, w.a, T, &L.O)
+		tensor.Add(x[:T*D], w.h)
+
+		// MLP block: x += down(silu(gate(h)) * up(h)), h = norm(x).
+		tensor.RMSNorm(w.h, x, T, L.MLPNorm, eps)
+		tensor.MatMul(p, w.g, w.h, T, &L.Gate)
+		tensor.MatMul(p, w.u, w.h, T, &L.Up)
+		tensor.SiLUMul(w.g[:T*I], w.u)
+		tensor.MatMul(p, w.h, w.g, T, &L.Down)
+		tensor.Add(x[:T*D], w.h)
+
+		if req.HiddenStates && l < len(m.Layers)-1 {
+			o.HiddenStates = append(o.HiddenStates, append([]float32(nil), x[:T*D]...))
+		}
+	}
+	for i := range seqs {
+		seqs[i].Cache.n += o.Starts[i+1] - o.Starts[i]
+	}
+
+	o.PreNorm = x[:T*D]
+	tensor.RMSNorm(w.h, x, T, m.Norm, eps)
+	o.Hidden = w.h[:T*D]
+	if req.HiddenStates {
+		o.HiddenStates = append(o.HiddenStates, append([]float32(nil), o.Hidden...))
+	}
+
+	switch req.Logits {
+	case LogitsAll:
+		o.Logits = grow(o.Logits, T*V)
+		tensor.MatMul(p, o.Logits, o.Hidden, T, &m.LMHead)
+	case LogitsLast:
+		B := len(seqs)
+		w.last = grow(w.last, B*D)
+		for i := 0; i < B; i++ {
+			copy(w.last[i*D:(i+1)*D], o.LastHidden(i))
+		}
+		o.Logits = grow(o.Logits, B*V)
+		tensor.MatMul(p, o.Logits, w.last, B, &m.LMHead)
+	default:
+		o.Logits = o.Logits[:0]
+	}
+	return o, nil
+}

@@ -1,0 +1,278 @@
+package qwen
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+	"testing"
+
+	"github.com/latentmas/latentmas/internal/golden"
+)
+
+// Tolerances from golden/README.md §5 for a float32 engine.
+const (
+	logitsAtol = 1e-4
+	stateAtol  = 1e-4 // hidden states and KV: atol + rtol·|want|
+	stateRtol  = 1e-4
+)
+
+type topk struct {
+	IDs    [][]int     `json:"ids"`
+	Values [][]float32 `json:"values"`
+}
+
+// goldenModels yields every (golden set, checkpoint) pair with prefill data,
+// loading each checkpoint once.
+func goldenModels(t *testing.T) []goldenModel {
+	t.Helper()
+	root, sets, err := golden.Discover()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []goldenModel
+	for _, s := range sets {
+		if !s.Has("prefill") {
+			continue
+		}
+		for _, dir := range s.Checkpoints(root) {
+			out = append(out, goldenModel{set: s, dir: dir})
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("no golden model with prefill data under %s", root)
+	}
+	return out
+}
+
+type goldenModel struct {
+	set *golden.Set
+	dir string
+}
+
+func (g goldenModel) name() string { return g.set.Name + "@" + filepath.Base(g.dir) }
+
+func (g goldenModel) load(t *testing.T, threads int) *Model {
+	t.Helper()
+	m, err := Load(g.dir, Options{Threads: threads})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	t.Logf("checking %s against golden %s (%s, %d layers)", g.dir, g.set.Name, m.Config.ModelType, m.Config.NumLayers)
+	return m
+}
+
+func promptIDs(t *testing.T, s *golden.Set, name string) []int {
+	t.Helper()
+	var p struct {
+		IDs []int `json:"ids"`
+	}
+	if err := s.Decode("prompts."+name, &p); err != nil {
+		t.Fatal(err)
+	}
+	return p.IDs
+}
+
+func sortedKeys(m map[string]any) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+func check(t *testing.T, what string, got, want []float32, atol, rtol float64) {
+	t.Helper()
+	d, err := golden.Compare(got, want, atol, rtol)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if d.Exceeds {
+		t.Errorf("%s: element %d = %g, want %g (max |diff| %.3g, tol %g+%g·|want|)", what, d.Index, d.Got, d.Want, d.MaxAbs, atol, rtol)
+	}
+}
+
+// checkTopK verifies a full logits row against a recorded top-k list: the
+// recorded ids have the recorded values, and no other id beats the smallest
+// recorded value (comparing by value, since near-ties may reorder).
+func checkTopK(t *testing.T, what string, logits []float32, ids []int, values []float32) {
+	t.Helper()
+	in := map[int]bool{}
+	minv := values[0]
+	for i, id := range ids {
+		in[id] = true
+		minv = min(minv, values[i])
+		if d := logits[id] - values[i]; d > logitsAtol || d < -logitsAtol {
+			t.Errorf("%s: logit[%d] = %g, want %g", what, id, logits[id], values[i])
+		}
+	}
+	for id, v := range logits {
+		if !in[id] && v > minv+logitsAtol {
+			t.Errorf("%s: id %d has logit %g above the recorded top-%d minimum %g", what, id, v, len(ids), minv)
+			return
+		}
+	}
+}
+
+// kvToGolden reorders a cache ([T, KV*hd] per layer) into the golden layout
+// [L, 2, KV, T, hd].
+func kvToGolden(c *Cache, kvHeads, hd int) []float32 {
+	T := c.Len()
+	out := make([]float32, 0, c.Layers()*2*kvHeads*T*hd)
+	for l := 0; l < c.Layers(); l++ {
+		k, v := c.Layer(l)
+		for _, src := range [][]float32{k, v} {
+			for h := 0; h < kvHeads; h++ {
+				for p := 0; p < T; p++ {
+					out = append(out, src[p*kvHeads*hd+h*hd:p*kvHeads*hd+(h+1)*hd]...)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func TestGoldenPrefill(t *testing.T) {
+	for _, g := range goldenModels(t) {
+		t.Run(g.name(), func(t *testing.T) {
+			m := g.load(t, 2)
+			var prefill map[string]any
+			if err := g.set.Decode("prefill", &prefill); err != nil {
+				t.Fatal(err)
+			}
+			for _, P := range sortedKeys(prefill) {
+				t.Run(P, func(t *testing.T) {
+					ids := promptIDs(t, g.set, P)
+					T, V, D := len(ids), m.Config.VocabSize, m.Config.HiddenSize
+					c := m.NewCache(T)
+					out, err := m.Forward([]Seq{{Cache: c, IDs: ids}}, Request{Logits: LogitsAll, HiddenStates: true})
+					if err != nil {
+						t.Fatal(err)
+					}
+					var tk topk
+					if err := g.set.Decode("prefill."+P+".topk_per_position", &tk); err != nil {
+						t.Fatal(err)
+					}
+					if len(tk.IDs) != T {
+						t.Fatalf("golden top-k has %d positions, prompt has %d", len(tk.IDs), T)
+					}
+					for p := 0; p < T; p++ {
+						checkTopK(t, fmt.Sprintf("top-k at position %d", p), out.LogitsRow(p), tk.IDs[p], tk.Values[p])
+					}
+					var arrays map[string]string
+					if err := g.set.Decode("prefill."+P+".arrays", &arrays); err != nil {
+						t.Fatal(err)
+					}
+					var hs []float32
+					for _, h := range out.HiddenStates {
+						hs = append(hs, h...)
+					}
+					gots := map[string]struct {
+						v          []float32
+						atol, rtol float64
+					}{
+						"logits_all":     {out.Logits[:T*V], logitsAtol, 0},
+						"logits_last":    {out.LogitsRow(T - 1), logitsAtol, 0},
+						"hidden_states":  {hs, stateAtol, stateRtol},
+						"final_prenorm":  {out.PreNorm, stateAtol, stateRtol},
+						"final_postnorm": {out.Hidden[:T*D], stateAtol, stateRtol},
+						"kv":             {kvToGolden(c, m.Config.NumKVHeads, m.Config.HeadDim), stateAtol, stateRtol},
+					}
+					for key, name := range arrays {
+						want, _, err := g.set.Array(name)
+						if err != nil {
+							t.Fatal(err)
+						}
+						got, ok := gots[key]
+						if !ok {
+							t.Errorf("golden prefill array %q is not checked", key)
+							continue
+						}
+						check(t, key, got.v, want, got.atol, got.rtol)
+					}
+				})
+			}
+		})
+	}
+}
+
+func TestGoldenIncremental(t *testing.T) {
+	for _, g := range goldenModels(t) {
+		t.Run(g.name(), func(t *testing.T) {
+			m := g.load(t, 2)
+			var inc map[string]any
+			if err := g.set.Decode("incremental", &inc); err != nil {
+				t.Fatal(err)
+			}
+			for _, P := range sortedKeys(inc) {
+				t.Run(P, func(t *testing.T) {
+					var spec struct {
+						First int `json:"prefill_first_n"`
+					}
+					if err := g.set.Decode("incremental."+P, &spec); err != nil {
+						t.Fatal(err)
+					}
+					ids := promptIDs(t, g.set, P)
+					var tk topk
+					if err := g.set.Decode("prefill."+P+".topk_per_position", &tk); err != nil {
+						t.Fatal(err)
+					}
+					c := m.NewCache(4)
+					out, err := m.Forward([]Seq{{Cache: c, IDs: ids[:spec.First]}}, Request{Logits: LogitsAll})
+					if err != nil {
+						t.Fatal(err)
+					}
+					for p := 0; p < spec.First; p++ {
+						checkTopK(t, fmt.Sprintf("prefill position %d", p), out.LogitsRow(p), tk.IDs[p], tk.Values[p])
+					}
+					for p := spec.First; p < len(ids); p++ {
+						out, err := m.Forward([]Seq{{Cache: c, IDs: ids[p : p+1]}}, Request{Logits: LogitsLast})
+						if err != nil {
+							t.Fatal(err)
+						}
+						checkTopK(t, fmt.Sprintf("decode position %d", p), out.LogitsRow(0), tk.IDs[p], tk.Values[p])
+					}
+					var arrays map[string]string
+					if err := g.set.Decode("prefill."+P+".arrays", &arrays); err != nil {
+						t.Fatal(err)
+					}
+					want, _, err := g.set.Array(arrays["kv"])
+					if err != nil {
+						t.Fatal(err)
+					}
+					check(t, "incremental kv", kvToGolden(c, m.Config.NumKVHeads, m.Config.HeadDim), want, stateAtol, stateRtol)
+				})
+			}
+		})
+	}
+}
+
+func TestGoldenGreedy(t *testing.T) {
+	for _, g := range goldenModels(t) {
+		t.Run(g.name(), func(t *testing.T) {
+			m := g.load(t, 1)
+			var greedy map[string]any
+			if err := g.set.Decode("greedy", &greedy); err != nil {
+				t.Fatal(err)
+			}
+			for _, P := range sortedKeys(greedy) {
+				t.Run(P, func(t *testing.T) {
+					var spec struct {
+						IDs []int `json:"ids"`
+					}
+					if err := g.set.Decode("greedy."+P, &spec); err != nil {
+						t.Fatal(err)
+					}
+					got, err := m.Greedy(m.NewCache(64), promptIDs(t, g.set, P), len(spec.IDs), nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if fmt.Sprint(got) != fmt.Sprint(spec.IDs) {
+						t.Errorf("greedy ids\n got %v\nwant %v", got, spec.IDs)
+					}
+				})
+			}
+		})
+	}
+}

@@ -1,0 +1,216 @@
+// Package qwen implements the Hugging Face Qwen2 / Qwen2.5 / Qwen3
+// decoder-only transformer: config parsing, weight binding from safetensors
+// checkpoints (weights stay memory-mapped in their stored dtype), and a
+// forward pass over token ids or input embeddings that appends to per-
+// sequence KV caches. It reports logits, the post-final-norm hidden state,
+// the pre-norm residual and per-layer hidden states in Hugging Face's
+// output_hidden_states convention.
+//
+// The whole forward pass is in forward.go, top to bottom. The package knows
+// nothing about tokenizers, prompts or LatentMAS; it uses tensor for the
+// numeric work and safetensors for the files.
+package qwen
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/latentmas/latentmas/safetensors"
+	"github.com/latentmas/latentmas/tensor"
+)
+
+// TensorSource yields checkpoint tensors by name; *safetensors.Checkpoint is
+// one, and tests or benchmarks can provide in-memory ones.
+type TensorSource interface {
+	Tensor(name string) (*safetensors.Tensor, error)
+}
+
+// Layer holds one decoder layer's weights. Matrices are views in their
+// stored dtype; norm weights and biases are small and held as float32.
+type Layer struct {
+	AttnNorm, MLPNorm   []float32 // [D]
+	Q, K, V, O          tensor.Mat
+	QBias, KBias, VBias []float32 // nil without qkv bias
+	QNorm, KNorm        []float32 // [hd], Qwen3 only
+	Gate, Up, Down      tensor.Mat
+}
+
+// Model is a loaded Qwen checkpoint ready to run. Forward calls are
+// serialised internally: one Model runs one forward pass at a time, each
+// spread over Pool's workers.
+type Model struct {
+	Config *Config
+	Embed  tensor.Mat // [V, D] input embeddings (W_in)
+	LMHead tensor.Mat // [V, D] output projection (W_out); the same view as Embed when tied
+	Norm   []float32  // final RMSNorm weight
+	Layers []Layer
+	Pool   *tensor.Pool
+
+	rope *tensor.Rope
+	attn tensor.Attention
+
+	mu    sync.Mutex
+	ws    workspace
+	out   Output
+	close func() error
+}
+
+// Options configure loading.
+type Options struct {
+	Threads int // worker threads; ≤ 0 means all cores
+}
+
+// Load opens the checkpoint in dir (config.json plus model.safetensors or a
+// sharded model.safetensors.index.json) and binds its weights.
+func Load(dir string, opt Options) (*Model, error) {
+	cfg, err := ParseConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	ck, err := safetensors.OpenDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	m, err := New(cfg, ck, opt)
+	if err != nil {
+		ck.Close()
+		return nil, fmt.Errorf("qwen: %s: %w", dir, err)
+	}
+	m.close = ck.Close
+	return m, nil
+}
+
+// New binds a model from any tensor source. The source must stay valid (its
+// memory mapped) while the model is used.
+func New(cfg *Config, src TensorSource, opt Options) (*Model, error) {
+	m := &Model{Config: cfg}
+	D, V, I := cfg.HiddenSize, cfg.VocabSize, cfg.IntermediateSize
+	qd, kvd, hd := cfg.QDim(), cfg.KVDim(), cfg.HeadDim
+	b := binder{src: src}
+	m.Embed = b.mat("model.embed_tokens.weight", V, D)
+	if cfg.TieWordEmbeddings {
+		m.LMHead = m.Embed
+	} else {
+		m.LMHead = b.mat("lm_head.weight", V, D)
+	}
+	m.Norm = b.vec("model.norm.weight", D)
+	m.Layers = make([]Layer, cfg.NumLayers)
+	for i := range m.Layers {
+		p := fmt.Sprintf("model.layers.%d.", i)
+		L := &m.Layers[i]
+		L.AttnNorm = b.vec(p+"input_layernorm.weight", D)
+		L.MLPNorm = b.vec(p+"post_attention_layernorm.weight", D)
+		L.Q = b.mat(p+"self_attn.q_proj.weight", qd, D)
+		L.K = b.mat(p+"self_attn.k_proj.weight", kvd, D)
+		L.V = b.mat(p+"self_attn.v_proj.weight", kvd, D)
+		L.O = b.mat(p+"self_attn.o_proj.weight", D, qd)
+		if cfg.QKVBias {
+			L.QBias = b.vec(p+"self_attn.q_proj.bias", qd)
+			L.KBias = b.vec(p+"self_attn.k_proj.bias", kvd)
+			L.VBias = b.vec(p+"self_attn.v_proj.bias", kvd)
+		}
+		if cfg.QKNorm {
+			L.QNorm = b.vec(p+"self_attn.q_norm.weight", hd)
+			L.KNorm = b.vec(p+"self_attn.k_norm.weight", hd)
+		}
+		L.Gate = b.mat(p+"mlp.gate_proj.weight", I, D)
+		L.Up = b.mat(p+"mlp.up_proj.weight", I, D)
+		L.Down = b.mat(p+"mlp.down_proj.weight", D, I)
+		if b.err != nil {
+			break
+		}
+	}
+	if b.err != nil {
+		return nil, b.err
+	}
+	m.rope = tensor.NewRope(hd, cfg.RopeTheta)
+	m.attn = tensor.Attention{H: cfg.NumHeads, KV: cfg.NumKVHeads, HD: hd}
+	m.Pool = tensor.NewPool(opt.Threads)
+	return m, nil
+}
+
+// Close releases the worker pool and unmaps the checkpoint.
+func (m *Model) Close() error {
+	m.Pool.Close()
+	if m.close != nil {
+		return m.close()
+	}
+	return nil
+}
+
+// WeightBytes is the size of all weight matrices as stored (what one decode
+// step must read), counting a tied embedding once.
+func (m *Model) WeightBytes() int64 {
+	n := m.LMHead.Bytes()
+	for i := range m.Layers {
+		L := &m.Layers[i]
+		for _, w := range []*tensor.Mat{&L.Q, &L.K, &L.V, &L.O, &L.Gate, &L.Up, &L.Down} {
+			n += w.Bytes()
+		}
+	}
+	return n
+}
+
+// binder looks tensors up and checks their shapes, keeping the first error.
+type binder struct {
+	src TensorSource
+	err error
+}
+
+func (b *binder) get(name string, shape ...int) *safetensors.Tensor {
+	if b.err != nil {
+		return nil
+	}
+	t, err := b.src.Tensor(name)
+	if err != nil {
+		b.err = err
+		return nil
+	}
+	ok := len(t.Shape) == len(shape)
+	for i := 0; ok && i < len(shape); i++ {
+		ok = t.Shape[i] == shape[i]
+	}
+	if !ok {
+		b.err = fmt.Errorf("tensor %q in %s has shape %v, config.json implies %v", name, t.File, t.Shape, shape)
+		return nil
+	}
+	return t
+}
+
+func (b *binder) mat(name string, rows, cols int) tensor.Mat {
+	t := b.get(name, rows, cols)
+	if t == nil {
+		return tensor.Mat{}
+	}
+	m := tensor.Mat{Rows: rows, Cols: cols}
+	var err error
+	switch t.DType {
+	case safetensors.F32:
+		m.DType = tensor.F32
+		m.F32, err = t.F32()
+	case safetensors.BF16:
+		m.DType = tensor.BF16
+		m.U16, err = t.U16()
+	case safetensors.F16:
+		m.DType = tensor.F16
+		m.U16, err = t.U16()
+	default:
+		err = fmt.Errorf("tensor %q in %s has dtype %s; only F32, BF16 and F16 are supported", name, t.File, t.DType)
+	}
+	if err != nil {
+		b.err = err
+	}
+	return m
+}
+
+func (b *binder) vec(name string, n int) []float32 {
+	t := b.get(name, n)
+	if t == nil {
+		return nil
+	}
+	v, err := t.ToF32()
+	if err != nil {
+		b.err = err
+	}
+	return v
+}

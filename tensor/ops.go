@@ -1,0 +1,183 @@
+package tensor
+
+import (
+	"math"
+
+	"github.com/latentmas/latentmas/asm"
+)
+
+// RMSNorm normalises each of the m rows of x ([m, len(w)]) into dst:
+// dst = x / sqrt(mean(x²) + eps) * w, computed in float32 as Hugging Face
+// does (the mean of squares is accumulated in float64, which only makes it
+// more accurate). dst may alias x.
+func RMSNorm(dst, x []float32, m int, w []float32, eps float32) {
+	d := len(w)
+	for t := 0; t < m; t++ {
+		rmsNormRow(dst[t*d:(t+1)*d], x[t*d:(t+1)*d], w, eps)
+	}
+}
+
+func rmsNormRow(dst, x, w []float32, eps float32) {
+	var ss float64
+	for _, v := range x {
+		ss += float64(v) * float64(v)
+	}
+	variance := float32(ss / float64(len(x)))
+	inv := float32(1 / math.Sqrt(float64(variance+eps)))
+	dst = dst[:len(x)]
+	w = w[:len(x)]
+	for i, v := range x {
+		dst[i] = w[i] * (v * inv)
+	}
+}
+
+// SiLUMul computes gate[i] = silu(gate[i]) * up[i], silu(x) = x·σ(x).
+func SiLUMul(gate, up []float32) {
+	up = up[:len(gate)]
+	for i, g := range gate {
+		gate[i] = g / (1 + float32(math.Exp(float64(-g)))) * up[i]
+	}
+}
+
+// SoftmaxInPlace replaces x by softmax(x), subtracting the maximum first.
+func SoftmaxInPlace(x []float32) {
+	if len(x) == 0 {
+		return
+	}
+	mx := x[0]
+	for _, v := range x[1:] {
+		mx = max(mx, v)
+	}
+	var sum float32
+	for i, v := range x {
+		e := float32(math.Exp(float64(v - mx)))
+		x[i] = e
+		sum += e
+	}
+	inv := 1 / sum
+	for i := range x {
+		x[i] *= inv
+	}
+}
+
+// Rope holds the rotary-embedding frequencies for one head dimension, in the
+// Hugging Face "rotate half" convention: dimension i < hd/2 is paired with
+// i + hd/2.
+type Rope struct {
+	HeadDim int
+	InvFreq []float32 // [hd/2], 1/θ^(2i/hd) computed in float32 as HF does
+}
+
+// NewRope precomputes inverse frequencies for head dimension hd and base theta.
+func NewRope(hd int, theta float64) *Rope {
+	half := hd / 2
+	r := &Rope{HeadDim: hd, InvFreq: make([]float32, half)}
+	for i := 0; i < half; i++ {
+		// HF: 1.0 / (base ** (arange(0, dim, 2).float() / dim)), all float32.
+		e := float32(2*i) / float32(hd)
+		r.InvFreq[i] = 1 / float32(math.Pow(theta, float64(e)))
+	}
+	return r
+}
+
+// Table fills cos and sin ([hd/2] each) for position pos. The angle is the
+// float32 product pos·invFreq, as in HF, then cos/sin are taken in float64
+// and rounded.
+func (r *Rope) Table(pos int, cos, sin []float32) {
+	p := float32(pos)
+	for i, f := range r.InvFreq {
+		a := float64(p * f)
+		cos[i] = float32(math.Cos(a))
+		sin[i] = float32(math.Sin(a))
+	}
+}
+
+// ApplyRope rotates nHeads consecutive heads of size hd in x (one token) by
+// the angles whose cos/sin ([hd/2]) are given:
+// x' = x·cos + rotate_half(x)·sin, rotate_half([a, b]) = [−b, a].
+func ApplyRope(x []float32, nHeads, hd int, cos, sin []float32) {
+	half := hd / 2
+	for h := 0; h < nHeads; h++ {
+		a := x[h*hd : h*hd+half]
+		b := x[h*hd+half : (h+1)*hd]
+		for i := 0; i < half; i++ {
+			c, s := cos[i], sin[i]
+			ai, bi := a[i], b[i]
+			a[i] = ai*c - bi*s
+			b[i] = bi*c + ai*s
+		}
+	}
+}
+
+// AttnSeg is one sequence's share of a batched attention call. Its n new
+// tokens sit at cache indices past..past+n-1 and their keys and values are
+// already written there.
+type AttnSeg struct {
+	Q    []float32 // [N, H*hd] queries (after RoPE)
+	Out  []float32 // [N, H*hd] result
+	K, V []float32 // [Past+N, KV*hd] the sequence's cache for this layer, position-major
+	N    int       // new tokens
+	Past int       // cached positions before them
+}
+
+// Attention computes causal grouped-query attention: query head h uses KV
+// head h / (H/KV); token i of a segment attends to cache indices
+// 0..Past+i, with scores scaled by 1/sqrt(hd) and a float32 softmax.
+type Attention struct {
+	H, KV, HD int
+
+	segs    []AttnSeg
+	offs    []int       // prefix sums of N*H over segs
+	scratch [][]float32 // per-worker scores
+}
+
+// Compute runs all segments in parallel over (token, head) pairs.
+func (a *Attention) Compute(p *Pool, segs []AttnSeg) {
+	a.segs = segs
+	a.offs = a.offs[:0]
+	total, maxCtx := 0, 0
+	for _, s := range segs {
+		a.offs = append(a.offs, total)
+		total += s.N * a.H
+		maxCtx = max(maxCtx, s.Past+s.N)
+	}
+	for len(a.scratch) < p.Threads() {
+		a.scratch = append(a.scratch, nil)
+	}
+	for w := range a.scratch {
+		if cap(a.scratch[w]) < maxCtx {
+			a.scratch[w] = make([]float32, maxCtx+maxCtx/2)
+		}
+	}
+	p.Run(total, p.Grain(total, 1, 1), a)
+	a.segs = nil
+}
+
+// Run implements Job over flattened (segment, token, head) items.
+func (a *Attention) Run(worker, lo, hi int) {
+	hd, kvd := a.HD, a.KV*a.HD
+	rep := a.H / a.KV
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	si := 0
+	for it := lo; it < hi; it++ {
+		for si+1 < len(a.offs) && a.offs[si+1] <= it {
+			si++
+		}
+		s := &a.segs[si]
+		r := it - a.offs[si]
+		t, h := r/a.H, r%a.H
+		g := h / rep
+		ctx := s.Past + t + 1
+		q := s.Q[t*a.H*hd+h*hd : t*a.H*hd+(h+1)*hd]
+		sc := a.scratch[worker][:ctx]
+		for j := 0; j < ctx; j++ {
+			sc[j] = asm.DotF32(q, s.K[j*kvd+g*hd:j*kvd+(g+1)*hd]) * scale
+		}
+		SoftmaxInPlace(sc)
+		out := s.Out[t*a.H*hd+h*hd : t*a.H*hd+(h+1)*hd]
+		clear(out)
+		for j := 0; j < ctx; j++ {
+			asm.AxpyF32(sc[j], s.V[j*kvd+g*hd:j*kvd+(g+1)*hd], out)
+		}
+	}
+}

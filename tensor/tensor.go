@@ -1,0 +1,153 @@
+// Package tensor provides the few tensor operations a decoder-only
+// transformer needs — matrix products over weights in their stored dtype,
+// RMSNorm, rotary embeddings, softmax, SiLU, causal grouped-query attention
+// over a KV cache — and the persistent worker pool that splits them across
+// cores.
+//
+// Data are plain row-major []float32 slices with explicit shapes; weights are
+// Mat views over memory-mapped checkpoint bytes. Numeric inner loops are
+// delegated to package asm (SIMD with pure-Go fallbacks); every op here has a
+// straightforward reference implementation in reference.go that tests
+// compare against. tensor knows nothing about Qwen, checkpoints or files.
+package tensor
+
+import (
+	"fmt"
+
+	"github.com/latentmas/latentmas/asm"
+)
+
+// DType is the element type of a weight matrix.
+type DType uint8
+
+// Weight dtypes.
+const (
+	F32 DType = iota
+	BF16
+	F16
+)
+
+func (d DType) String() string {
+	switch d {
+	case F32:
+		return "F32"
+	case BF16:
+		return "BF16"
+	case F16:
+		return "F16"
+	}
+	return fmt.Sprintf("DType(%d)", uint8(d))
+}
+
+// Size is the number of bytes per element.
+func (d DType) Size() int {
+	if d == F32 {
+		return 4
+	}
+	return 2
+}
+
+// Mat is a row-major [Rows, Cols] weight matrix in its stored dtype: F32
+// holds the data when DType is F32, U16 the bit patterns for BF16 and F16.
+// It is usually a view into a memory-mapped file and must not be written.
+type Mat struct {
+	DType      DType
+	Rows, Cols int
+	F32        []float32
+	U16        []uint16
+}
+
+// Bytes is the size of the matrix data in bytes.
+func (m *Mat) Bytes() int64 { return int64(m.Rows) * int64(m.Cols) * int64(m.DType.Size()) }
+
+// Row widens row r into dst[:Cols].
+func (m *Mat) Row(r int, dst []float32) {
+	dst = dst[:m.Cols]
+	switch m.DType {
+	case F32:
+		copy(dst, m.F32[r*m.Cols:(r+1)*m.Cols])
+	case BF16:
+		for i, b := range m.U16[r*m.Cols : (r+1)*m.Cols] {
+			dst[i] = asm.BF16ToF32(b)
+		}
+	case F16:
+		for i, b := range m.U16[r*m.Cols : (r+1)*m.Cols] {
+			dst[i] = asm.F16ToF32(b)
+		}
+	}
+}
+
+// Check verifies that the backing slice matches the shape and dtype.
+func (m *Mat) Check() error {
+	n := m.Rows * m.Cols
+	switch m.DType {
+	case F32:
+		if len(m.F32) != n {
+			return fmt.Errorf("tensor: F32 matrix [%d %d] has %d elements", m.Rows, m.Cols, len(m.F32))
+		}
+	case BF16, F16:
+		if len(m.U16) != n {
+			return fmt.Errorf("tensor: %v matrix [%d %d] has %d elements", m.DType, m.Rows, m.Cols, len(m.U16))
+		}
+	default:
+		return fmt.Errorf("tensor: unknown dtype %v", m.DType)
+	}
+	return nil
+}
+
+// matmulJob is the reusable parallel job behind MatMul: each chunk is a slab
+// of weight rows (output columns).
+type matmulJob struct {
+	y, x []float32
+	m    int
+	w    *Mat
+}
+
+func (j *matmulJob) Run(_, lo, hi int) {
+	w, k := j.w, j.w.Cols
+	n := j.w.Rows
+	switch w.DType {
+	case F32:
+		asm.MatMulF32(j.y[lo:], n, j.x, k, w.F32[lo*k:hi*k], k, j.m, hi-lo, k)
+	case BF16:
+		asm.MatMulBF16(j.y[lo:], n, j.x, k, w.U16[lo*k:hi*k], k, j.m, hi-lo, k)
+	case F16:
+		asm.MatMulF16(j.y[lo:], n, j.x, k, w.U16[lo*k:hi*k], k, j.m, hi-lo, k)
+	}
+}
+
+// MatMul computes y = x·wᵀ for m rows: x is [m, w.Cols], y is [m, w.Rows].
+// The weight rows are split across the pool's workers; results do not depend
+// on the number of workers.
+func MatMul(p *Pool, y, x []float32, m int, w *Mat) {
+	if m == 0 || w.Rows == 0 {
+		return
+	}
+	_ = y[m*w.Rows-1]
+	_ = x[m*w.Cols-1]
+	j := &p.mm
+	j.y, j.x, j.m, j.w = y, x, m, w
+	// Small slabs balance load for decode; the kernel reuses each activation
+	// row across the slab, so keep slabs at least 16 rows.
+	p.Run(w.Rows, p.Grain(w.Rows, 16, 16), j)
+	j.y, j.x, j.w = nil, nil, nil
+}
+
+// AddBias adds b to each of the m rows of x ([m, len(b)]).
+func AddBias(x []float32, m int, b []float32) {
+	n := len(b)
+	for t := 0; t < m; t++ {
+		row := x[t*n : (t+1)*n]
+		for i := range row {
+			row[i] += b[i]
+		}
+	}
+}
+
+// Add computes dst[i] += src[i].
+func Add(dst, src []float32) {
+	src = src[:len(dst)]
+	for i := range dst {
+		dst[i] += src[i]
+	}
+}
