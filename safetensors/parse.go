@@ -91,16 +91,17 @@ func validate(file string, infos []tensorInfo, bufLen uint64) error {
 		if ti.end > bufLen {
 			return newErr(file, ti.name, ErrOffsetOutOfRange, "data_offsets [%d, %d] reach past the end of the %d-byte data buffer", ti.begin, ti.end, bufLen)
 		}
-		need, ok := byteSize(ti.dtype, ti.shape)
-		if !ok {
-			return newErr(file, ti.name, ErrSizeMismatch, "data_offsets [%d, %d] hold %d bytes but %s %v does not fit in whole bytes or overflows", ti.begin, ti.end, ti.end-ti.begin, ti.dtype, ti.shape)
+		need, why := byteSize(ti.dtype, ti.shape)
+		if why != "" {
+			return newErr(file, ti.name, ErrSizeMismatch, "data_offsets [%d, %d] hold %d bytes but the size of %s %v %s", ti.begin, ti.end, ti.end-ti.begin, ti.dtype, ti.shape, why)
 		}
 		if have := ti.end - ti.begin; have != need {
 			return newErr(file, ti.name, ErrSizeMismatch, "data_offsets [%d, %d] hold %d bytes but %s %v needs %d", ti.begin, ti.end, have, ti.dtype, ti.shape, need)
 		}
 	}
-	// Overlaps: sort the non-empty ranges by start; each must start at or
-	// after the furthest end seen so far.
+	// Overlaps: sort the non-empty ranges by start. If any two overlap, then
+	// some adjacent pair does (whatever lies between them starts inside the
+	// first), so checking neighbours suffices.
 	idx := make([]int, 0, len(infos))
 	for i := range infos {
 		if infos[i].end > infos[i].begin {
@@ -126,25 +127,29 @@ func validate(file string, infos []tensorInfo, bufLen uint64) error {
 	return nil
 }
 
-// byteSize returns dtype-bits × product(shape) / 8, and false when the product
-// overflows 64 bits or the total is not a whole number of bytes.
-func byteSize(d DType, shape []int) (uint64, bool) {
+// byteSize returns dtype-bits × product(shape) / 8. When that cannot be
+// computed it returns a reason instead: the product overflows 64 bits, a
+// dimension is negative, or the total is not a whole number of bytes.
+func byteSize(d DType, shape []int) (uint64, string) {
 	n := uint64(1)
 	for _, dim := range shape {
 		if dim < 0 {
-			return 0, false
+			return 0, "has a negative dimension"
 		}
 		hi, lo := bits.Mul64(n, uint64(dim))
 		if hi != 0 {
-			return 0, false
+			return 0, "overflows 64 bits"
 		}
 		n = lo
 	}
 	hi, nbits := bits.Mul64(n, uint64(d.Bits()))
-	if hi != 0 || nbits%8 != 0 {
-		return 0, false
+	switch {
+	case hi != 0:
+		return 0, "overflows 64 bits"
+	case nbits%8 != 0:
+		return 0, "is not a whole number of bytes"
 	}
-	return nbits / 8, true
+	return nbits / 8, ""
 }
 
 // headerParser walks the header JSON token by token. encoding/json's Unmarshal

@@ -41,8 +41,11 @@ func (t *Tensor) check(want DType, view string) error {
 }
 
 func (t *Tensor) checkSize() error {
-	need, ok := byteSize(t.DType, t.Shape)
-	if !ok || need != uint64(len(t.Data)) {
+	need, why := byteSize(t.DType, t.Shape)
+	if why != "" {
+		return newErr(t.File, t.Name, ErrSizeMismatch, "the size of %s %v %s", t.DType, t.Shape, why)
+	}
+	if need != uint64(len(t.Data)) {
 		return newErr(t.File, t.Name, ErrSizeMismatch, "holds %d bytes but %s %v needs %d", len(t.Data), t.DType, t.Shape, need)
 	}
 	return nil

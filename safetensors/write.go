@@ -97,8 +97,11 @@ func buildHeader(label string, tensors []WriteTensor, metadata map[string]string
 				return nil, newErr(label, t.Name, ErrInvalidTensor, "shape %v has a negative dimension", t.Shape)
 			}
 		}
-		need, ok := byteSize(t.DType, t.Shape)
-		if !ok || need != uint64(len(t.Data)) {
+		need, why := byteSize(t.DType, t.Shape)
+		if why != "" {
+			return nil, newErr(label, t.Name, ErrSizeMismatch, "size of %s %v %s", t.DType, t.Shape, why)
+		}
+		if need != uint64(len(t.Data)) {
 			return nil, newErr(label, t.Name, ErrSizeMismatch, "data is %d bytes but %s %v needs %d", len(t.Data), t.DType, t.Shape, need)
 		}
 		if b.Len() > 1 {
