@@ -1,0 +1,551 @@
+package tokenizer
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+)
+
+// Tokenizer is a loaded byte-level BPE tokenizer with its chat template. It is
+// immutable after Load and safe for concurrent use.
+type Tokenizer struct {
+	vocab     map[string]int // model vocabulary (without added tokens)
+	idToToken []string       // id -> token string, model and added tokens; "" = hole
+	isAdded   []bool         // id -> is an added token
+	special   []bool         // id -> is a special added token (skipped when decoding with skipSpecial)
+	// bytes of each token once decoded (byte-level mapped back), indexed by id
+	tokenBytes [][]byte
+
+	byteID [256]int32        // id of each single-byte symbol
+	merges map[uint64]uint64 // (left<<32 | right) -> (rank<<32 | merged id)
+
+	added   []addedToken // all added tokens
+	addedID map[string]int
+	raw     *addedMatcher // added tokens with normalized=false, matched on raw text
+	norm    *addedMatcher // added tokens with normalized=true, matched on normalised text
+
+	nfc bool // normaliser is NFC (else none)
+
+	cache sync.Map // pre-token string -> []int32 ids
+	// cacheN counts cache entries (approximate; the cache is reset when full)
+	cacheMu sync.Mutex
+	cacheN  int
+
+	fingerprint [32]byte
+
+	chatTemplate string
+	bos, eos     string
+	pad          string
+	bosID, eosID int
+	padID        int
+	templateVars map[string]any // special tokens passed to the chat template
+	tmplOnce     sync.Once
+	tmpl         *chatTemplate
+	tmplErr      error
+}
+
+// addedToken is one entry of tokenizer.json's added_tokens.
+type addedToken struct {
+	ID         int    `json:"id"`
+	Content    string `json:"content"`
+	SingleWord bool   `json:"single_word"`
+	LStrip     bool   `json:"lstrip"`
+	RStrip     bool   `json:"rstrip"`
+	Normalized bool   `json:"normalized"`
+	Special    bool   `json:"special"`
+}
+
+type tokenizerJSON struct {
+	AddedTokens  []addedToken    `json:"added_tokens"`
+	Normalizer   json.RawMessage `json:"normalizer"`
+	PreTokenizer json.RawMessage `json:"pre_tokenizer"`
+	Decoder      json.RawMessage `json:"decoder"`
+	Model        struct {
+		Type                    string          `json:"type"`
+		Dropout                 *float64        `json:"dropout"`
+		UnkToken                *string         `json:"unk_token"`
+		ContinuingSubwordPrefix *string         `json:"continuing_subword_prefix"`
+		EndOfWordSuffix         *string         `json:"end_of_word_suffix"`
+		ByteFallback            bool            `json:"byte_fallback"`
+		IgnoreMerges            bool            `json:"ignore_merges"`
+		Vocab                   map[string]int  `json:"vocab"`
+		Merges                  json.RawMessage `json:"merges"`
+	} `json:"model"`
+}
+
+// tokenSpec is a special token in tokenizer_config.json: a plain string or an
+// AddedToken object with a "content" field.
+type tokenSpec string
+
+func (s *tokenSpec) UnmarshalJSON(b []byte) error {
+	if bytes.Equal(b, []byte("null")) {
+		*s = ""
+		return nil
+	}
+	var str string
+	if err := json.Unmarshal(b, &str); err == nil {
+		*s = tokenSpec(str)
+		return nil
+	}
+	var obj struct {
+		Content string `json:"content"`
+	}
+	if err := json.Unmarshal(b, &obj); err != nil {
+		return err
+	}
+	*s = tokenSpec(obj.Content)
+	return nil
+}
+
+type configJSON struct {
+	ChatTemplate       json.RawMessage `json:"chat_template"`
+	BOSToken           tokenSpec       `json:"bos_token"`
+	EOSToken           tokenSpec       `json:"eos_token"`
+	PadToken           tokenSpec       `json:"pad_token"`
+	UnkToken           tokenSpec       `json:"unk_token"`
+	AddedTokensDecoder map[string]struct {
+		Content    string `json:"content"`
+		SingleWord bool   `json:"single_word"`
+		LStrip     bool   `json:"lstrip"`
+		RStrip     bool   `json:"rstrip"`
+		Normalized bool   `json:"normalized"`
+		Special    bool   `json:"special"`
+	} `json:"added_tokens_decoder"`
+	AdditionalSpecialTokens []tokenSpec `json:"additional_special_tokens"`
+}
+
+// Load reads DIR/tokenizer.json and DIR/tokenizer_config.json. If
+// DIR/chat_template.jinja exists it is the chat template, as in transformers;
+// otherwise the template is tokenizer_config.json's chat_template.
+func Load(dir string) (*Tokenizer, error) {
+	t, err := LoadFiles(filepath.Join(dir, "tokenizer.json"), filepath.Join(dir, "tokenizer_config.json"))
+	if err != nil {
+		return nil, err
+	}
+	jinja := filepath.Join(dir, "chat_template.jinja")
+	if b, err := os.ReadFile(jinja); err == nil {
+		t.chatTemplate = string(b)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("tokenizer: %w", err)
+	}
+	return t, nil
+}
+
+// LoadFiles reads a tokenizer.json and a tokenizer_config.json. configJSON may
+// be "" when there is none (then there is no chat template and no eos/pad).
+func LoadFiles(tokenizerJSONPath, configJSONPath string) (*Tokenizer, error) {
+	b, err := os.ReadFile(tokenizerJSONPath)
+	if err != nil {
+		return nil, fmt.Errorf("tokenizer: %w", err)
+	}
+	var cfg []byte
+	if configJSONPath != "" {
+		cfg, err = os.ReadFile(configJSONPath)
+		if err != nil {
+			return nil, fmt.Errorf("tokenizer: %w", err)
+		}
+	}
+	t, err := parse(b, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// fileError names the file a parse error came from.
+type fileError struct {
+	file string
+	err  error
+}
+
+func (e *fileError) Error() string { return "tokenizer: " + e.file + ": " + e.err.Error() }
+func (e *fileError) Unwrap() error { return e.err }
+
+func parse(tokJSON, cfgJSON []byte) (*Tokenizer, error) {
+	var tj tokenizerJSON
+	if err := json.Unmarshal(tokJSON, &tj); err != nil {
+		return nil, &fileError{"tokenizer.json", err}
+	}
+	var cj configJSON
+	if cfgJSON != nil {
+		if err := json.Unmarshal(cfgJSON, &cj); err != nil {
+			return nil, &fileError{"tokenizer_config.json", err}
+		}
+	}
+	t, merges, err := build(&tj)
+	if err != nil {
+		return nil, &fileError{"tokenizer.json", err}
+	}
+	if err := t.applyConfig(&cj); err != nil {
+		return nil, &fileError{"tokenizer_config.json", err}
+	}
+	t.fingerprint = t.computeFingerprint(merges)
+	return t, nil
+}
+
+// the only Split pattern supported: Qwen2/2.5/3's pre-tokenizer regex.
+const qwenPattern = `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
+
+type component struct {
+	Type           string          `json:"type"`
+	Pattern        json.RawMessage `json:"pattern"`
+	Behavior       string          `json:"behavior"`
+	Invert         bool            `json:"invert"`
+	AddPrefixSpace bool            `json:"add_prefix_space"`
+	UseRegex       *bool           `json:"use_regex"`
+	Normalizers    []component     `json:"normalizers"`
+	Pretokenizers  []component     `json:"pretokenizers"`
+	Decoders       []component     `json:"decoders"`
+}
+
+func isNull(b json.RawMessage) bool {
+	return len(b) == 0 || bytes.Equal(bytes.TrimSpace(b), []byte("null"))
+}
+
+func checkNormalizer(raw json.RawMessage) (nfc bool, err error) {
+	if isNull(raw) {
+		return false, nil
+	}
+	var c component
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return false, fmt.Errorf("normalizer: %w", err)
+	}
+	switch c.Type {
+	case "NFC":
+		return true, nil
+	case "Sequence":
+		if len(c.Normalizers) == 0 {
+			return false, nil
+		}
+		if len(c.Normalizers) == 1 && c.Normalizers[0].Type == "NFC" {
+			return true, nil
+		}
+	}
+	return false, fmt.Errorf("unsupported normalizer %s (only NFC or none)", raw)
+}
+
+func checkPreTokenizer(raw json.RawMessage) error {
+	bad := fmt.Errorf("unsupported pre_tokenizer %s (only Qwen's Split regex followed by ByteLevel with use_regex=false)", raw)
+	var c component
+	if isNull(raw) || json.Unmarshal(raw, &c) != nil || c.Type != "Sequence" || len(c.Pretokenizers) != 2 {
+		return bad
+	}
+	sp, bl := c.Pretokenizers[0], c.Pretokenizers[1]
+	var pat struct{ Regex string }
+	if sp.Type != "Split" || json.Unmarshal(sp.Pattern, &pat) != nil || pat.Regex != qwenPattern ||
+		sp.Behavior != "Isolated" || sp.Invert {
+		return bad
+	}
+	if bl.Type != "ByteLevel" || bl.AddPrefixSpace || bl.UseRegex == nil || *bl.UseRegex {
+		return bad
+	}
+	return nil
+}
+
+func checkDecoder(raw json.RawMessage) error {
+	var c component
+	if isNull(raw) || json.Unmarshal(raw, &c) != nil || c.Type != "ByteLevel" {
+		return fmt.Errorf("unsupported decoder %s (only ByteLevel)", raw)
+	}
+	return nil
+}
+
+// parseMerges accepts both serialisations: ["a b", ...] and [["a","b"], ...].
+func parseMerges(raw json.RawMessage) ([][2]string, error) {
+	var pairs [][2]string
+	if err := json.Unmarshal(raw, &pairs); err == nil {
+		return pairs, nil
+	}
+	var strs []string
+	if err := json.Unmarshal(raw, &strs); err != nil {
+		return nil, fmt.Errorf("model.merges: %w", err)
+	}
+	pairs = make([][2]string, len(strs))
+	for i, s := range strs {
+		j := bytes.IndexByte([]byte(s), ' ')
+		if j < 0 {
+			return nil, fmt.Errorf("model.merges[%d] = %q: no space", i, s)
+		}
+		pairs[i] = [2]string{s[:j], s[j+1:]}
+	}
+	return pairs, nil
+}
+
+func build(tj *tokenizerJSON) (*Tokenizer, [][2]string, error) {
+	m := &tj.Model
+	if m.Type != "" && m.Type != "BPE" {
+		return nil, nil, fmt.Errorf("unsupported model type %q (only BPE)", m.Type)
+	}
+	if m.ByteFallback || (m.ContinuingSubwordPrefix != nil && *m.ContinuingSubwordPrefix != "") ||
+		(m.EndOfWordSuffix != nil && *m.EndOfWordSuffix != "") || (m.Dropout != nil && *m.Dropout != 0) || m.IgnoreMerges {
+		return nil, nil, errors.New("unsupported BPE options (byte_fallback, continuing_subword_prefix, end_of_word_suffix, dropout, ignore_merges)")
+	}
+	if len(m.Vocab) == 0 {
+		return nil, nil, errors.New("model.vocab is empty")
+	}
+	nfc, err := checkNormalizer(tj.Normalizer)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkPreTokenizer(tj.PreTokenizer); err != nil {
+		return nil, nil, err
+	}
+	if err := checkDecoder(tj.Decoder); err != nil {
+		return nil, nil, err
+	}
+	merges, err := parseMerges(tj.Model.Merges)
+	if err != nil {
+		return nil, nil, err
+	}
+
+	t := &Tokenizer{vocab: m.Vocab, nfc: nfc, bosID: -1, eosID: -1, padID: -1}
+	maxID := -1
+	for tok, id := range m.Vocab {
+		if id < 0 {
+			return nil, nil, fmt.Errorf("model.vocab[%q] = %d: negative id", tok, id)
+		}
+		maxID = max(maxID, id)
+	}
+	for _, a := range tj.AddedTokens {
+		if a.ID < 0 {
+			return nil, nil, fmt.Errorf("added token %q: negative id %d", a.Content, a.ID)
+		}
+		if a.Content == "" {
+			return nil, nil, fmt.Errorf("added token %d: empty content", a.ID)
+		}
+		maxID = max(maxID, a.ID)
+	}
+	if maxID > 1<<24 {
+		return nil, nil, fmt.Errorf("token id %d too large", maxID)
+	}
+	t.idToToken = make([]string, maxID+1)
+	t.isAdded = make([]bool, maxID+1)
+	t.special = make([]bool, maxID+1)
+	for tok, id := range m.Vocab {
+		t.idToToken[id] = tok
+	}
+	for i := range t.byteID {
+		id, ok := m.Vocab[string(byteToRune[i])]
+		if !ok {
+			return nil, nil, fmt.Errorf("model.vocab lacks the byte-level symbol %q for byte 0x%02x", string(byteToRune[i]), i)
+		}
+		t.byteID[i] = int32(id)
+	}
+
+	t.merges = make(map[uint64]uint64, len(merges))
+	var buf []byte
+	for rank, p := range merges {
+		a, ok1 := m.Vocab[p[0]]
+		b, ok2 := m.Vocab[p[1]]
+		buf = append(append(buf[:0], p[0]...), p[1]...)
+		ab, ok3 := m.Vocab[string(buf)]
+		if !ok1 || !ok2 || !ok3 {
+			return nil, nil, fmt.Errorf("model.merges[%d] = %q %q: token not in vocabulary", rank, p[0], p[1])
+		}
+		// a repeated pair keeps its last rank, as tokenizers' HashMap collect does
+		t.merges[uint64(a)<<32|uint64(b)] = uint64(rank)<<32 | uint64(ab)
+	}
+
+	t.addedID = map[string]int{}
+	for _, a := range tj.AddedTokens {
+		t.addAdded(a)
+	}
+	t.rebuildMatchers()
+
+	t.tokenBytes = make([][]byte, len(t.idToToken))
+	for id, tok := range t.idToToken {
+		if tok != "" {
+			t.tokenBytes[id] = tokenToBytes(tok)
+		}
+	}
+	return t, merges, nil
+}
+
+// addAdded registers an added token (replacing an earlier one with that id).
+func (t *Tokenizer) addAdded(a addedToken) {
+	if a.ID >= len(t.idToToken) {
+		n := a.ID + 1
+		t.idToToken = append(t.idToToken, make([]string, n-len(t.idToToken))...)
+		t.isAdded = append(t.isAdded, make([]bool, n-len(t.isAdded))...)
+		t.special = append(t.special, make([]bool, n-len(t.special))...)
+		t.tokenBytes = append(t.tokenBytes, make([][]byte, n-len(t.tokenBytes))...)
+	}
+	for i, b := range t.added {
+		if b.ID == a.ID {
+			delete(t.addedID, b.Content)
+			t.added = append(t.added[:i], t.added[i+1:]...)
+			break
+		}
+	}
+	t.added = append(t.added, a)
+	t.addedID[a.Content] = a.ID
+	t.idToToken[a.ID] = a.Content
+	t.isAdded[a.ID] = true
+	t.special[a.ID] = a.Special
+	if t.tokenBytes != nil {
+		t.tokenBytes[a.ID] = tokenToBytes(a.Content)
+	}
+}
+
+func (t *Tokenizer) rebuildMatchers() {
+	var raw, norm []addedToken
+	for _, a := range t.added {
+		if a.Normalized {
+			norm = append(norm, a)
+		} else {
+			raw = append(raw, a)
+		}
+	}
+	t.raw = newAddedMatcher(raw)
+	t.norm = newAddedMatcher(norm)
+}
+
+// applyConfig takes what tokenizer_config.json adds: chat template, extra
+// added tokens, and the bos/eos/pad tokens.
+func (t *Tokenizer) applyConfig(cj *configJSON) error {
+	if !isNull(cj.ChatTemplate) {
+		var s string
+		if err := json.Unmarshal(cj.ChatTemplate, &s); err != nil {
+			// a list of named templates: use "default"
+			var named []struct{ Name, Template string }
+			if err2 := json.Unmarshal(cj.ChatTemplate, &named); err2 != nil {
+				return fmt.Errorf("chat_template: %w", err)
+			}
+			for _, n := range named {
+				if n.Name == "default" {
+					s = n.Template
+				}
+			}
+			if s == "" {
+				return errors.New("chat_template: a list without a \"default\" template")
+			}
+		}
+		t.chatTemplate = s
+	}
+	// added tokens only in the config (transformers adds them to the tokenizer)
+	ids := make([]int, 0, len(cj.AddedTokensDecoder))
+	byID := map[int]addedToken{}
+	for k, v := range cj.AddedTokensDecoder {
+		var id int
+		if _, err := fmt.Sscan(k, &id); err != nil || id < 0 || id > 1<<24 {
+			return fmt.Errorf("added_tokens_decoder: bad id %q", k)
+		}
+		if v.Content == "" {
+			return fmt.Errorf("added_tokens_decoder[%s]: empty content", k)
+		}
+		ids = append(ids, id)
+		byID[id] = addedToken{ID: id, Content: v.Content, SingleWord: v.SingleWord, LStrip: v.LStrip,
+			RStrip: v.RStrip, Normalized: v.Normalized, Special: v.Special}
+	}
+	named := map[string]bool{}
+	for _, s := range append([]tokenSpec{cj.BOSToken, cj.EOSToken, cj.PadToken, cj.UnkToken}, cj.AdditionalSpecialTokens...) {
+		named[string(s)] = true
+	}
+	sort.Ints(ids)
+	changed := false
+	for _, id := range ids {
+		a := byID[id]
+		if _, exists := t.addedID[a.Content]; exists {
+			continue // tokenizer.json already has it; its flags win, as in transformers
+		}
+		if vid, inVocab := t.vocab[a.Content]; inVocab && vid != id {
+			return fmt.Errorf("added_tokens_decoder[%d] = %q conflicts with vocabulary id %d", id, a.Content, vid)
+		}
+		a.Special = a.Special || named[a.Content]
+		t.addAdded(a)
+		changed = true
+	}
+	if changed {
+		t.rebuildMatchers()
+	}
+	set := func(name tokenSpec, tok *string, id *int) error {
+		if name == "" {
+			return nil
+		}
+		i, ok := t.TokenID(string(name))
+		if !ok {
+			return fmt.Errorf("special token %q is not in the vocabulary", string(name))
+		}
+		*tok, *id = string(name), i
+		return nil
+	}
+	if err := set(cj.BOSToken, &t.bos, &t.bosID); err != nil {
+		return err
+	}
+	if err := set(cj.EOSToken, &t.eos, &t.eosID); err != nil {
+		return err
+	}
+	if err := set(cj.PadToken, &t.pad, &t.padID); err != nil {
+		return err
+	}
+	t.templateVars = map[string]any{}
+	for name, v := range map[string]tokenSpec{"bos_token": cj.BOSToken, "eos_token": cj.EOSToken,
+		"pad_token": cj.PadToken, "unk_token": cj.UnkToken} {
+		if v != "" {
+			t.templateVars[name] = string(v)
+		}
+	}
+	if len(cj.AdditionalSpecialTokens) > 0 {
+		l := make([]any, len(cj.AdditionalSpecialTokens))
+		for i, s := range cj.AdditionalSpecialTokens {
+			l[i] = string(s)
+		}
+		t.templateVars["additional_special_tokens"] = l
+	}
+	return nil
+}
+
+func (t *Tokenizer) computeFingerprint(merges [][2]string) [32]byte {
+	h := sha256.New()
+	var n [8]byte
+	wstr := func(s string) {
+		binary.LittleEndian.PutUint64(n[:], uint64(len(s)))
+		h.Write(n[:])
+		h.Write([]byte(s))
+	}
+	wint := func(i int) {
+		binary.LittleEndian.PutUint64(n[:], uint64(i))
+		h.Write(n[:])
+	}
+	wstr("latentmas-tokenizer-v1")
+	if t.nfc {
+		wstr("NFC")
+	}
+	wstr(qwenPattern)
+	wint(len(t.vocab))
+	for id, tok := range t.idToToken {
+		if _, ok := t.vocab[tok]; ok && t.vocab[tok] == id {
+			wint(id)
+			wstr(tok)
+		}
+	}
+	wint(len(merges))
+	for _, p := range merges {
+		wstr(p[0])
+		wstr(p[1])
+	}
+	added := append([]addedToken(nil), t.added...)
+	sort.Slice(added, func(i, j int) bool { return added[i].ID < added[j].ID })
+	wint(len(added))
+	for _, a := range added {
+		wint(a.ID)
+		wstr(a.Content)
+		flags := 0
+		for i, f := range []bool{a.SingleWord, a.LStrip, a.RStrip, a.Normalized, a.Special} {
+			if f {
+				flags |= 1 << i
+			}
+		}
+		wint(flags)
+	}
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
