@@ -1,0 +1,168 @@
+package tensor
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func randVec(r *rand.Rand, n int) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(r.NormFloat64())
+	}
+	return v
+}
+
+func randMat(r *rand.Rand, dt DType, rows, cols int) *Mat {
+	m := &Mat{DType: dt, Rows: rows, Cols: cols}
+	v := randVec(r, rows*cols)
+	switch dt {
+	case F32:
+		m.F32 = v
+	case BF16:
+		m.U16 = make([]uint16, len(v))
+		for i, f := range v {
+			m.U16[i] = uint16(math.Float32bits(f) >> 16)
+		}
+	case F16:
+		m.U16 = make([]uint16, len(v))
+		var b [2]byte
+		for i := range v {
+			// A valid binary16 in [-2, 2]: sign, exponent 13..15, random mantissa.
+			binary.LittleEndian.PutUint16(b[:], uint16(r.IntN(2))<<15|uint16(13+r.IntN(3))<<10|uint16(r.IntN(1024)))
+			m.U16[i] = binary.LittleEndian.Uint16(b[:])
+		}
+	}
+	return m
+}
+
+func closeTo(t *testing.T, what string, got, want []float32, tol float64) {
+	t.Helper()
+	for i := range want {
+		if d := math.Abs(float64(got[i] - want[i])); d > tol*(1+math.Abs(float64(want[i]))) || math.IsNaN(float64(got[i])) {
+			t.Fatalf("%s: [%d] = %g, want %g", what, i, got[i], want[i])
+		}
+	}
+}
+
+func TestMatMul(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, threads := range []int{1, 2, 3} {
+		p := NewPool(threads)
+		for _, dt := range []DType{F32, BF16, F16} {
+			for _, sh := range [][3]int{{1, 1, 1}, {1, 17, 33}, {3, 64, 7}, {5, 131, 129}, {1, 300, 64}, {9, 45, 1000}} {
+				m, n, k := sh[0], sh[1], sh[2]
+				w := randMat(r, dt, n, k)
+				x := randVec(r, m*k)
+				got := make([]float32, m*n)
+				want := make([]float32, m*n)
+				MatMul(p, got, x, m, w)
+				MatMulRef(want, x, m, w)
+				closeTo(t, fmt.Sprintf("%v threads=%d m=%d n=%d k=%d", dt, threads, m, n, k), got, want, 1e-4)
+			}
+		}
+		p.Close()
+	}
+}
+
+// Splitting rows across workers must not change a single bit.
+func TestMatMulThreadInvariant(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	w := randMat(r, BF16, 517, 300)
+	x := randVec(r, 3*300)
+	var ref []float32
+	for _, threads := range []int{1, 2, 4, 7} {
+		p := NewPool(threads)
+		y := make([]float32, 3*517)
+		MatMul(p, y, x, 3, w)
+		p.Close()
+		if ref == nil {
+			ref = y
+			continue
+		}
+		for i := range y {
+			if y[i] != ref[i] {
+				t.Fatalf("threads=%d: y[%d] = %x, 1 thread gave %x", threads, i, math.Float32bits(y[i]), math.Float32bits(ref[i]))
+			}
+		}
+	}
+}
+
+func TestAttention(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, tc := range []struct{ H, KV, hd int }{{4, 2, 16}, {4, 4, 8}, {6, 1, 32}, {2, 2, 2}} {
+		p := NewPool(2)
+		a := Attention{H: tc.H, KV: tc.KV, HD: tc.hd}
+		var segs, refs []AttnSeg
+		for _, sh := range [][2]int{{1, 0}, {5, 0}, {1, 37}, {3, 11}} {
+			n, past := sh[0], sh[1]
+			s := AttnSeg{
+				Q: randVec(r, n*tc.H*tc.hd), Out: make([]float32, n*tc.H*tc.hd),
+				K: randVec(r, (past+n)*tc.KV*tc.hd), V: randVec(r, (past+n)*tc.KV*tc.hd),
+				N: n, Past: past,
+			}
+			ref := s
+			ref.Out = make([]float32, len(s.Out))
+			segs, refs = append(segs, s), append(refs, ref)
+		}
+		a.Compute(p, segs)
+		for i := range segs {
+			AttentionRef(refs[i], tc.H, tc.KV, tc.hd)
+			closeTo(t, fmt.Sprintf("H=%d KV=%d hd=%d seg %d", tc.H, tc.KV, tc.hd, i), segs[i].Out, refs[i].Out, 1e-5)
+		}
+		p.Close()
+	}
+}
+
+func TestRMSNormRopeSoftmaxSiLU(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, d := range []int{1, 2, 7, 64, 129} {
+		x, w := randVec(r, 3*d), randVec(r, d)
+		got := make([]float32, 3*d)
+		RMSNorm(got, x, 3, w, 1e-6)
+		for row := 0; row < 3; row++ {
+			closeTo(t, fmt.Sprintf("rmsnorm d=%d", d), got[row*d:(row+1)*d], RMSNormRef(x[row*d:(row+1)*d], w, 1e-6), 1e-6)
+		}
+	}
+	for _, hd := range []int{2, 16, 128} {
+		rope := NewRope(hd, 1e6)
+		cos, sin := make([]float32, hd/2), make([]float32, hd/2)
+		for _, pos := range []int{0, 1, 125, 4000} {
+			x := randVec(r, hd)
+			want := RopeRef(x, pos, 1e6)
+			rope.Table(pos, cos, sin)
+			ApplyRope(x, 1, hd, cos, sin)
+			// float32 angles (as HF) differ from float64 ones by ~ulp(pos·f).
+			closeTo(t, fmt.Sprintf("rope hd=%d pos=%d", hd, pos), x, want, 2e-3*float64(pos+1)/4000+1e-6)
+		}
+	}
+	x := []float32{1, 2, 3, 1000}
+	SoftmaxInPlace(x)
+	closeTo(t, "softmax", x, []float32{0, 0, 0, 1}, 1e-6)
+	g, u := []float32{-2, 0, 3}, []float32{1, 5, 2}
+	SiLUMul(g, u)
+	closeTo(t, "silu", g, []float32{float32(-2 / (1 + math.Exp(2))), 0, float32(3 / (1 + math.Exp(-3)) * 2)}, 1e-6)
+}
+
+func TestPoolCoversRange(t *testing.T) {
+	p := NewPool(3)
+	defer p.Close()
+	for _, n := range []int{0, 1, 2, 10, 1001} {
+		for _, grain := range []int{1, 3, 64, 5000} {
+			hits := make([]int32, n)
+			p.For(n, grain, func(_, lo, hi int) {
+				for i := lo; i < hi; i++ {
+					hits[i]++
+				}
+			})
+			for i, h := range hits {
+				if h != 1 {
+					t.Fatalf("n=%d grain=%d: item %d run %d times", n, grain, i, h)
+				}
+			}
+		}
+	}
+}
