@@ -68,15 +68,15 @@ type tokenizerJSON struct {
 	PreTokenizer json.RawMessage `json:"pre_tokenizer"`
 	Decoder      json.RawMessage `json:"decoder"`
 	Model        struct {
-		Type                    string          `json:"type"`
-		Dropout                 *float64        `json:"dropout"`
-		UnkToken                *string         `json:"unk_token"`
-		ContinuingSubwordPrefix *string         `json:"continuing_subword_prefix"`
-		EndOfWordSuffix         *string         `json:"end_of_word_suffix"`
-		ByteFallback            bool            `json:"byte_fallback"`
-		IgnoreMerges            bool            `json:"ignore_merges"`
-		Vocab                   map[string]int  `json:"vocab"`
-		Merges                  json.RawMessage `json:"merges"`
+		Type                    string         `json:"type"`
+		Dropout                 *float64       `json:"dropout"`
+		UnkToken                *string        `json:"unk_token"`
+		ContinuingSubwordPrefix *string        `json:"continuing_subword_prefix"`
+		EndOfWordSuffix         *string        `json:"end_of_word_suffix"`
+		ByteFallback            bool           `json:"byte_fallback"`
+		IgnoreMerges            bool           `json:"ignore_merges"`
+		Vocab                   map[string]int `json:"-"` // read by parseTokenizerJSON
+		merges                  [][2]string    // read by parseTokenizerJSON
 	} `json:"model"`
 }
 
@@ -170,7 +170,7 @@ func (e *fileError) Unwrap() error { return e.err }
 
 func parse(tokJSON, cfgJSON []byte) (*Tokenizer, error) {
 	var tj tokenizerJSON
-	if err := json.Unmarshal(tokJSON, &tj); err != nil {
+	if err := parseTokenizerJSON(tokJSON, &tj); err != nil {
 		return nil, &fileError{"tokenizer.json", err}
 	}
 	var cj configJSON
@@ -257,27 +257,6 @@ func checkDecoder(raw json.RawMessage) error {
 	return nil
 }
 
-// parseMerges accepts both serialisations: ["a b", ...] and [["a","b"], ...].
-func parseMerges(raw json.RawMessage) ([][2]string, error) {
-	var pairs [][2]string
-	if err := json.Unmarshal(raw, &pairs); err == nil {
-		return pairs, nil
-	}
-	var strs []string
-	if err := json.Unmarshal(raw, &strs); err != nil {
-		return nil, fmt.Errorf("model.merges: %w", err)
-	}
-	pairs = make([][2]string, len(strs))
-	for i, s := range strs {
-		j := bytes.IndexByte([]byte(s), ' ')
-		if j < 0 {
-			return nil, fmt.Errorf("model.merges[%d] = %q: no space", i, s)
-		}
-		pairs[i] = [2]string{s[:j], s[j+1:]}
-	}
-	return pairs, nil
-}
-
 func build(tj *tokenizerJSON) (*Tokenizer, [][2]string, error) {
 	m := &tj.Model
 	if m.Type != "" && m.Type != "BPE" {
@@ -300,10 +279,7 @@ func build(tj *tokenizerJSON) (*Tokenizer, [][2]string, error) {
 	if err := checkDecoder(tj.Decoder); err != nil {
 		return nil, nil, err
 	}
-	merges, err := parseMerges(tj.Model.Merges)
-	if err != nil {
-		return nil, nil, err
-	}
+	merges := tj.Model.merges
 
 	t := &Tokenizer{vocab: m.Vocab, nfc: nfc, bosID: -1, eosID: -1, padID: -1}
 	maxID := -1
@@ -519,9 +495,9 @@ func (t *Tokenizer) computeFingerprint(merges [][2]string) [32]byte {
 		wstr("NFC")
 	}
 	wstr(qwenPattern)
-	wint(len(t.vocab))
+	wint(len(t.idToToken))
 	for id, tok := range t.idToToken {
-		if _, ok := t.vocab[tok]; ok && t.vocab[tok] == id {
+		if tok != "" && !t.isAdded[id] {
 			wint(id)
 			wstr(tok)
 		}
