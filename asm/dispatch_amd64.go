@@ -1,0 +1,40 @@
+//go:build !purego
+
+package asm
+
+import "github.com/klauspost/cpuid/v2"
+
+var avx512Kernels = &vecKernels{
+	lanes: 16,
+	dot:   dotF32_avx512, axpy: axpyF32_avx512, sumSq: sumSqF32_avx512,
+	scale: scaleF32_avx512, add: addF32_avx512, mulScale: mulScaleF32_avx512,
+	siluMul: siluMulF32_avx512, max: maxF32_avx512, expSum: expSumF32_avx512,
+	rope: ropeF32_avx512,
+	f32:  tilesF32_avx512, bf16: tilesBF16_avx512, f16: tilesF16_avx512,
+}
+
+var avx2Kernels = &vecKernels{
+	lanes: 8,
+	dot:   dotF32_avx2, axpy: axpyF32_avx2, sumSq: sumSqF32_avx2,
+	scale: scaleF32_avx2, add: addF32_avx2, mulScale: mulScaleF32_avx2,
+	siluMul: siluMulF32_avx2, max: maxF32_avx2, expSum: expSumF32_avx2,
+	rope: ropeF32_avx2,
+	f32:  tilesF32_avx2, bf16: tilesBF16_avx2, f16: tilesF16_avx2,
+}
+
+func archLevels() []*impl {
+	var out []*impl
+	c := &cpuid.CPU
+	if c.Supports(cpuid.AVX512F, cpuid.AVX512VL, cpuid.FMA3) {
+		if c.Supports(cpuid.AVX512BF16) {
+			bf := *avx512Kernels
+			bf.bf16dp = tilesBF16DP_avx512
+			out = append(out, bf.impl("avx512bf16"))
+		}
+		out = append(out, avx512Kernels.impl("avx512"))
+	}
+	if c.Supports(cpuid.AVX2, cpuid.FMA3, cpuid.F16C) {
+		out = append(out, avx2Kernels.impl("avx2"))
+	}
+	return out
+}

@@ -1,0 +1,316 @@
+//go:build amd64 && !purego
+
+package asm
+
+import "unsafe"
+
+// tileFn is a register-tiled micro-kernel over mr rows of x and nr rows of
+// w (mr, nr given by its place in a tileSet): it writes the lane-reduced
+// sums of nblk blocks of k into y (strides in bytes).
+type tileFn = func(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+// tileSet[mr-1][nr-1] is the mr×nr micro-kernel.
+type tileSet [][]tileFn
+
+// vecKernels is the SIMD kernel set of one level.
+type vecKernels struct {
+	lanes     int
+	dot       func(a, b unsafe.Pointer, nblk uintptr) float32
+	axpy      func(alpha float32, x, y unsafe.Pointer, nblk uintptr)
+	sumSq     func(x unsafe.Pointer, nblk uintptr) float32
+	scale     func(alpha float32, x unsafe.Pointer, nblk uintptr)
+	add       func(dst, a, b unsafe.Pointer, nblk uintptr)
+	mulScale  func(dst, x, w unsafe.Pointer, r float32, nblk uintptr)
+	siluMul   func(dst, gate, up unsafe.Pointer, nblk uintptr)
+	max       func(x unsafe.Pointer, nblk uintptr) float32
+	expSum    func(x unsafe.Pointer, m float32, nblk uintptr) float32
+	rope      func(x unsafe.Pointer, half uintptr, c, s unsafe.Pointer, nblk uintptr)
+	f32, bf16 tileSet
+	f16       tileSet
+	bf16dp    tileSet // VDPBF16PS tiles over 32-wide k blocks; nil if absent
+}
+
+func (v *vecKernels) impl(name string) *impl {
+	i := &impl{
+		name:           name,
+		dotF32:         v.dotF32,
+		axpyF32:        v.axpyF32,
+		matMulF32:      v.matMulF32,
+		matMulBF16:     v.matMulBF16,
+		matMulF16:      v.matMulF16,
+		matMulBF16BF16: MatMulBF16BF16Generic,
+		rmsNormF32:     v.rmsNormF32,
+		siluMulF32:     v.siluMulF32,
+		softmaxF32:     v.softmaxF32,
+		scaleF32:       v.scaleF32,
+		addF32:         v.addF32,
+		ropeF32:        v.ropeF32,
+	}
+	if v.bf16dp != nil {
+		i.matMulBF16BF16 = v.matMulBF16BF16
+	}
+	return i
+}
+
+func p32(s []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(s)) }
+func p16(s []uint16) unsafe.Pointer  { return unsafe.Pointer(unsafe.SliceData(s)) }
+
+func (v *vecKernels) dotF32(a, b []float32) float32 {
+	n := len(a)
+	b = b[:n]
+	nb := n / v.lanes
+	var s float32
+	if nb > 0 {
+		s = v.dot(p32(a), p32(b), uintptr(nb))
+	}
+	for i := nb * v.lanes; i < n; i++ {
+		s += float32(a[i] * b[i])
+	}
+	return s
+}
+
+func (v *vecKernels) axpyF32(alpha float32, x, y []float32) {
+	n := len(x)
+	y = y[:n]
+	nb := n / v.lanes
+	if nb > 0 {
+		v.axpy(alpha, p32(x), p32(y), uintptr(nb))
+	}
+	for i := nb * v.lanes; i < n; i++ {
+		y[i] += alpha * x[i]
+	}
+}
+
+func (v *vecKernels) sumSqF32(x []float32) float32 {
+	nb := len(x) / v.lanes
+	var s float32
+	if nb > 0 {
+		s = v.sumSq(p32(x), uintptr(nb))
+	}
+	for _, e := range x[nb*v.lanes:] {
+		s += float32(e * e)
+	}
+	return s
+}
+
+func (v *vecKernels) rmsNormF32(dst, x, w []float32, eps float32) {
+	n := len(x)
+	if n == 0 {
+		return
+	}
+	dst, w = dst[:n], w[:n]
+	r := rmsScale(v.sumSqF32(x), n, eps)
+	nb := n / v.lanes
+	if nb > 0 {
+		v.mulScale(p32(dst), p32(x), p32(w), r, uintptr(nb))
+	}
+	for i := nb * v.lanes; i < n; i++ {
+		dst[i] = w[i] * float32(x[i]*r)
+	}
+}
+
+func (v *vecKernels) siluMulF32(dst, gate, up []float32) {
+	n := len(gate)
+	dst, up = dst[:n], up[:n]
+	nb := n / v.lanes
+	if nb > 0 {
+		v.siluMul(p32(dst), p32(gate), p32(up), uintptr(nb))
+	}
+	o := nb * v.lanes
+	SiLUMulF32Generic(dst[o:], gate[o:], up[o:])
+}
+
+func (v *vecKernels) softmaxF32(x []float32) {
+	n := len(x)
+	if n == 0 {
+		return
+	}
+	nb := n / v.lanes
+	m := x[0]
+	if nb > 0 {
+		m = v.max(p32(x), uintptr(nb))
+	}
+	for _, e := range x[nb*v.lanes:] {
+		if e > m {
+			m = e
+		}
+	}
+	var s float32
+	if nb > 0 {
+		s = v.expSum(p32(x), m, uintptr(nb))
+	}
+	for i := nb * v.lanes; i < n; i++ {
+		e := exp32(x[i] - m)
+		x[i] = e
+		s += e
+	}
+	v.scaleF32(1/s, x)
+}
+
+func (v *vecKernels) scaleF32(alpha float32, x []float32) {
+	nb := len(x) / v.lanes
+	if nb > 0 {
+		v.scale(alpha, p32(x), uintptr(nb))
+	}
+	for i := nb * v.lanes; i < len(x); i++ {
+		x[i] *= alpha
+	}
+}
+
+func (v *vecKernels) addF32(dst, a, b []float32) {
+	n := len(a)
+	dst, b = dst[:n], b[:n]
+	nb := n / v.lanes
+	if nb > 0 {
+		v.add(p32(dst), p32(a), p32(b), uintptr(nb))
+	}
+	for i := nb * v.lanes; i < n; i++ {
+		dst[i] = a[i] + b[i]
+	}
+}
+
+func (v *vecKernels) ropeF32(x, cos, sin []float32) {
+	h := len(x) / 2
+	cos, sin = cos[:h], sin[:h]
+	nb := h / v.lanes
+	if nb > 0 {
+		v.rope(p32(x), uintptr(h*4), p32(cos), p32(sin), uintptr(nb))
+	}
+	o := nb * v.lanes
+	x1, x2 := x[o:h], x[h+o:2*h]
+	for i := range x1 {
+		a, b := x1[i], x2[i]
+		c, s := cos[o+i], sin[o+i]
+		x1[i] = float32(a*c) - float32(b*s)
+		x2[i] = float32(b*c) + float32(a*s)
+	}
+}
+
+// checkMM panics unless the slices hold every element a matrix product of
+// the given shape touches.
+func checkMM(ly, ldy, lx, ldx, lw, ldw, m, n, kk int) {
+	if m < 0 || n < 0 || kk < 0 || ldx < 0 || ldw < 0 || ldy < 0 {
+		panic("asm: negative dimension or stride")
+	}
+	if m == 0 || n == 0 {
+		return
+	}
+	if lx < (m-1)*ldx+kk || lw < (n-1)*ldw+kk || ly < (m-1)*ldy+n {
+		panic("asm: matrix slice too short for its shape")
+	}
+}
+
+// xBlockBytes bounds the rows of x swept per block of w rows so that they
+// stay in L2 while a block of w rows sits in L1.
+const xBlockBytes = 256 << 10
+
+// driveMM runs the micro-kernels of ts over the whole product; kb is the k
+// block width of ts, xs and ws the element sizes of x and w in bytes.
+func driveMM(ts tileSet, kb int, y []float32, ldy int, xp unsafe.Pointer, xs, ldx int, wp unsafe.Pointer, ws, ldw int, m, n, kk int) {
+	mrMax, nrMax := len(ts), len(ts[0])
+	nblk := uintptr(kk / kb)
+	mb := m
+	if kk > 0 {
+		mb = xBlockBytes / (kk * xs) / mrMax * mrMax
+	}
+	if mb < mrMax {
+		mb = mrMax
+	}
+	yp := p32(y)
+	bx, bw, by := uintptr(ldx*xs), uintptr(ldw*ws), uintptr(ldy*4)
+	for t0 := 0; t0 < m; t0 += mb {
+		t1 := min(m, t0+mb)
+		for r0 := 0; r0 < n; r0 += nrMax {
+			nr := min(nrMax, n-r0)
+			wr := unsafe.Add(wp, r0*ldw*ws)
+			for t := t0; t < t1; t += mrMax {
+				mr := min(mrMax, t1-t)
+				ts[mr-1][nr-1](unsafe.Add(xp, t*ldx*xs), bx, wr, bw, unsafe.Add(yp, (t*ldy+r0)*4), by, nblk)
+			}
+		}
+	}
+}
+
+func (v *vecKernels) matMulF32(y []float32, ldy int, x []float32, ldx int, w []float32, ldw int, m, n, kk int) {
+	checkMM(len(y), ldy, len(x), ldx, len(w), ldw, m, n, kk)
+	if m == 0 || n == 0 {
+		return
+	}
+	driveMM(v.f32, v.lanes, y, ldy, p32(x), 4, ldx, p32(w), 4, ldw, m, n, kk)
+	if k0 := kk - kk%v.lanes; k0 < kk {
+		for t := 0; t < m; t++ {
+			xr := x[t*ldx+k0 : t*ldx+kk]
+			for r := 0; r < n; r++ {
+				wr := w[r*ldw+k0 : r*ldw+kk]
+				s := y[t*ldy+r]
+				for k, e := range xr {
+					s += float32(e * wr[k])
+				}
+				y[t*ldy+r] = s
+			}
+		}
+	}
+}
+
+func (v *vecKernels) matMulBF16(y []float32, ldy int, x []float32, ldx int, w []uint16, ldw int, m, n, kk int) {
+	checkMM(len(y), ldy, len(x), ldx, len(w), ldw, m, n, kk)
+	if m == 0 || n == 0 {
+		return
+	}
+	driveMM(v.bf16, v.lanes, y, ldy, p32(x), 4, ldx, p16(w), 2, ldw, m, n, kk)
+	if k0 := kk - kk%v.lanes; k0 < kk {
+		for t := 0; t < m; t++ {
+			xr := x[t*ldx+k0 : t*ldx+kk]
+			for r := 0; r < n; r++ {
+				wr := w[r*ldw+k0 : r*ldw+kk]
+				s := y[t*ldy+r]
+				for k, e := range xr {
+					s += float32(e * BF16ToF32(wr[k]))
+				}
+				y[t*ldy+r] = s
+			}
+		}
+	}
+}
+
+func (v *vecKernels) matMulF16(y []float32, ldy int, x []float32, ldx int, w []uint16, ldw int, m, n, kk int) {
+	checkMM(len(y), ldy, len(x), ldx, len(w), ldw, m, n, kk)
+	if m == 0 || n == 0 {
+		return
+	}
+	driveMM(v.f16, v.lanes, y, ldy, p32(x), 4, ldx, p16(w), 2, ldw, m, n, kk)
+	if k0 := kk - kk%v.lanes; k0 < kk {
+		for t := 0; t < m; t++ {
+			xr := x[t*ldx+k0 : t*ldx+kk]
+			for r := 0; r < n; r++ {
+				wr := w[r*ldw+k0 : r*ldw+kk]
+				s := y[t*ldy+r]
+				for k, e := range xr {
+					s += float32(e * F16ToF32(wr[k]))
+				}
+				y[t*ldy+r] = s
+			}
+		}
+	}
+}
+
+func (v *vecKernels) matMulBF16BF16(y []float32, ldy int, x []uint16, ldx int, w []uint16, ldw int, m, n, kk int) {
+	checkMM(len(y), ldy, len(x), ldx, len(w), ldw, m, n, kk)
+	if m == 0 || n == 0 {
+		return
+	}
+	driveMM(v.bf16dp, 32, y, ldy, p16(x), 2, ldx, p16(w), 2, ldw, m, n, kk)
+	if k0 := kk - kk%32; k0 < kk {
+		for t := 0; t < m; t++ {
+			xr := x[t*ldx+k0 : t*ldx+kk]
+			for r := 0; r < n; r++ {
+				wr := w[r*ldw+k0 : r*ldw+kk]
+				s := y[t*ldy+r]
+				for k, e := range xr {
+					s += float32(BF16ToF32(e) * BF16ToF32(wr[k]))
+				}
+				y[t*ldy+r] = s
+			}
+		}
+	}
+}
