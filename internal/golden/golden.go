@@ -231,3 +231,20 @@ func Compare(got, want []float32, atol, rtol float64) (Diff, error) {
 	d.Exceeds = worst > 0
 	return d, nil
 }
+
+// KV reorders position-major caches (per layer: keys and values [T, KV*hd])
+// into the golden layout [L, 2, KV, T, hd].
+func KV(keys, values [][]float32, kvHeads, hd int) []float32 {
+	var out []float32
+	for l := range keys {
+		for _, src := range [][]float32{keys[l], values[l]} {
+			T := len(src) / (kvHeads * hd)
+			for h := 0; h < kvHeads; h++ {
+				for p := 0; p < T; p++ {
+					out = append(out, src[(p*kvHeads+h)*hd:(p*kvHeads+h+1)*hd]...)
+				}
+			}
+		}
+	}
+	return out
+}

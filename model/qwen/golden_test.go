@@ -115,22 +115,14 @@ func checkTopK(t *testing.T, what string, logits []float32, ids []int, values []
 	}
 }
 
-// kvToGolden reorders a cache ([T, KV*hd] per layer) into the golden layout
-// [L, 2, KV, T, hd].
+// kvToGolden reorders a cache into the golden layout [L, 2, KV, T, hd].
 func kvToGolden(c *Cache, kvHeads, hd int) []float32 {
-	T := c.Len()
-	out := make([]float32, 0, c.Layers()*2*kvHeads*T*hd)
+	var ks, vs [][]float32
 	for l := 0; l < c.Layers(); l++ {
 		k, v := c.Layer(l)
-		for _, src := range [][]float32{k, v} {
-			for h := 0; h < kvHeads; h++ {
-				for p := 0; p < T; p++ {
-					out = append(out, src[p*kvHeads*hd+h*hd:p*kvHeads*hd+(h+1)*hd]...)
-				}
-			}
-		}
+		ks, vs = append(ks, k), append(vs, v)
 	}
-	return out
+	return golden.KV(ks, vs, kvHeads, hd)
 }
 
 func TestGoldenPrefill(t *testing.T) {
