@@ -284,22 +284,10 @@ func build(tj *tokenizerJSON) (*Tokenizer, [][2]string, error) {
 	t := &Tokenizer{vocab: m.Vocab, nfc: nfc, bosID: -1, eosID: -1, padID: -1}
 	maxID := -1
 	for tok, id := range m.Vocab {
-		if id < 0 {
-			return nil, nil, fmt.Errorf("model.vocab[%q] = %d: negative id", tok, id)
+		if id < 0 || id > 1<<24 {
+			return nil, nil, fmt.Errorf("model.vocab[%q] = %d: id out of range", tok, id)
 		}
 		maxID = max(maxID, id)
-	}
-	for _, a := range tj.AddedTokens {
-		if a.ID < 0 {
-			return nil, nil, fmt.Errorf("added token %q: negative id %d", a.Content, a.ID)
-		}
-		if a.Content == "" {
-			return nil, nil, fmt.Errorf("added token %d: empty content", a.ID)
-		}
-		maxID = max(maxID, a.ID)
-	}
-	if maxID > 1<<24 {
-		return nil, nil, fmt.Errorf("token id %d too large", maxID)
 	}
 	t.idToToken = make([]string, maxID+1)
 	t.isAdded = make([]bool, maxID+1)
@@ -344,29 +332,64 @@ func build(tj *tokenizerJSON) (*Tokenizer, [][2]string, error) {
 	return t, merges, nil
 }
 
-// addAdded registers an added token (replacing an earlier one with that id).
+// addAdded adds a token as tokenizers' AddedVocabulary::add_tokens does
+// (the id stored in the file is not used; tokenizers only warns when it
+// differs): a token identical to an existing one is ignored; content that is
+// already an added token or in the model vocabulary keeps that id (the flags
+// are updated); anything else gets the next id after the added tokens, at
+// least the vocabulary size.
 func (t *Tokenizer) addAdded(a addedToken) {
-	if a.ID >= len(t.idToToken) {
-		n := a.ID + 1
+	if a.Content == "" {
+		return
+	}
+	id, ok := t.addedID[a.Content]
+	if ok {
+		for i := range t.added {
+			if t.added[i].ID == id {
+				a.ID = id
+				if t.added[i] == a {
+					return
+				}
+				t.added[i] = a
+				t.special[id] = a.Special
+				return
+			}
+		}
+	}
+	if vid, inVocab := t.vocab[a.Content]; inVocab {
+		id = vid
+	} else {
+		id = len(t.vocab)
+		for _, b := range t.added {
+			if b.ID >= len(t.vocab) {
+				id = max(id, b.ID+1)
+			}
+		}
+	}
+	a.ID = id
+	if id >= len(t.idToToken) {
+		n := id + 1
 		t.idToToken = append(t.idToToken, make([]string, n-len(t.idToToken))...)
 		t.isAdded = append(t.isAdded, make([]bool, n-len(t.isAdded))...)
 		t.special = append(t.special, make([]bool, n-len(t.special))...)
-		t.tokenBytes = append(t.tokenBytes, make([][]byte, n-len(t.tokenBytes))...)
+		if t.tokenBytes != nil {
+			t.tokenBytes = append(t.tokenBytes, make([][]byte, n-len(t.tokenBytes))...)
+		}
 	}
-	for i, b := range t.added {
-		if b.ID == a.ID {
+	for i, b := range t.added { // an added token that had this id loses it
+		if b.ID == id {
 			delete(t.addedID, b.Content)
 			t.added = append(t.added[:i], t.added[i+1:]...)
 			break
 		}
 	}
 	t.added = append(t.added, a)
-	t.addedID[a.Content] = a.ID
-	t.idToToken[a.ID] = a.Content
-	t.isAdded[a.ID] = true
-	t.special[a.ID] = a.Special
+	t.addedID[a.Content] = id
+	t.idToToken[id] = a.Content
+	t.isAdded[id] = true
+	t.special[id] = a.Special
 	if t.tokenBytes != nil {
-		t.tokenBytes[a.ID] = tokenToBytes(a.Content)
+		t.tokenBytes[id] = tokenToBytes(a.Content)
 	}
 }
 
@@ -425,20 +448,42 @@ func (t *Tokenizer) applyConfig(cj *configJSON) error {
 		named[string(s)] = true
 	}
 	sort.Ints(ids)
-	changed := false
+	// transformers' PreTrainedTokenizerFast.__init__: tokens of
+	// added_tokens_decoder that differ from the backend's (content or flags)
+	// are added again, special if named as special tokens; named special
+	// tokens the backend lacks are added as special tokens.
+	known := map[string]bool{}
+	for _, a := range t.added {
+		known[a.Content] = true
+	}
+	var toAdd []addedToken
 	for _, id := range ids {
 		a := byID[id]
-		if _, exists := t.addedID[a.Content]; exists {
-			continue // tokenizer.json already has it; its flags win, as in transformers
+		same := false
+		for _, b := range t.added {
+			c := a
+			c.ID = b.ID
+			if c == b {
+				same = true
+				break
+			}
 		}
-		if vid, inVocab := t.vocab[a.Content]; inVocab && vid != id {
-			return fmt.Errorf("added_tokens_decoder[%d] = %q conflicts with vocabulary id %d", id, a.Content, vid)
+		if !same {
+			toAdd = append(toAdd, a)
+			known[a.Content] = true
 		}
+	}
+	for _, s := range append([]tokenSpec{cj.BOSToken, cj.EOSToken, cj.UnkToken, cj.PadToken}, cj.AdditionalSpecialTokens...) {
+		if s != "" && !known[string(s)] {
+			toAdd = append(toAdd, addedToken{Content: string(s), Special: true})
+			known[string(s)] = true
+		}
+	}
+	for _, a := range toAdd {
 		a.Special = a.Special || named[a.Content]
 		t.addAdded(a)
-		changed = true
 	}
-	if changed {
+	if len(toAdd) > 0 {
 		t.rebuildMatchers()
 	}
 	set := func(name tokenSpec, tok *string, id *int) error {

@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"encoding/json"
 	"os"
@@ -24,6 +25,12 @@ type casesJSON struct {
 		SkipSpecial bool   `json:"skip_special"`
 		Text        string `json:"text"`
 	} `json:"decode"`
+	Added []struct {
+		Text        string `json:"text"`
+		IDs         []int  `json:"ids"`
+		Decoded     string `json:"decoded"`
+		DecodedSkip string `json:"decoded_skip"`
+	} `json:"added"`
 }
 
 func loadCases(t *testing.T) *casesJSON {
@@ -144,4 +151,48 @@ func TestGSM8K(t *testing.T) {
 		t.Errorf("%d/%d GSM8K strings differ", bad, n)
 	}
 	t.Logf("GSM8K: %d/%d strings (%d questions + answers) identical to Hugging Face tokenizers", n-bad, n, len(texts))
+}
+
+// TestReferenceAddedTokenFlags checks lstrip, rstrip, single_word and
+// normalized added tokens, and the id assignment of tokenizers (file ids
+// ignored: content in the vocabulary takes its id, the rest count on from
+// the last added id), against the reference on a copy of the Qwen tokenizer
+// with testdata/extra_added_tokens.json appended to added_tokens.
+func TestReferenceAddedTokenFlags(t *testing.T) {
+	c := loadCases(t)
+	if len(c.Added) == 0 {
+		t.Fatal("cases.json has no added-token cases")
+	}
+	src, err := os.ReadFile(goldenFile(t, "models/qwen3-tiny/tokenizer.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	extra, err := os.ReadFile("testdata/extra_added_tokens.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const key = `"added_tokens": [`
+	i := bytes.Index(src, []byte(key))
+	if i < 0 {
+		t.Fatal("no added_tokens in tokenizer.json")
+	}
+	end := i + bytes.IndexByte(src[i:], ']') // added tokens hold no arrays
+	extra = bytes.TrimSpace(extra)
+	mod := append(append([]byte(nil), src[:end]...), ',')
+	mod = append(append(mod, extra[1:len(extra)-1]...), src[end:]...)
+	tok, err := parse(mod, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range c.Added {
+		if ids := tok.Encode(e.Text); !eqInts(ids, e.IDs) {
+			t.Errorf("Encode(%q) = %v, want %v", e.Text, ids, e.IDs)
+		}
+		if got := tok.Decode(e.IDs, false); got != e.Decoded {
+			t.Errorf("Decode(%v) = %q, want %q", e.IDs, got, e.Decoded)
+		}
+		if got := tok.Decode(e.IDs, true); got != e.DecodedSkip {
+			t.Errorf("Decode(%v, skip) = %q, want %q", e.IDs, got, e.DecodedSkip)
+		}
+	}
 }

@@ -9,7 +9,8 @@
 //
 // (paths relative to tokenizer/testdata). It writes:
 //   gsm8k_ids.jsonl.gz  one {"line", "field", "ids"} per GSM8K question/answer
-//   cases.json          tricky strings -> ids, and byte sequences -> decoded text
+//   cases.json          tricky strings -> ids, byte sequences -> decoded text, and
+//                       added-token flags (tokens from extra_added_tokens.json)
 const fs = require('fs');
 const zlib = require('zlib');
 const path = require('path');
@@ -104,6 +105,20 @@ async function main() {
     const ids = await encode(s);
     cases.decode.push({ ids, skip_special: true, text: await tok.decode(ids, true) });
     cases.decode.push({ ids, skip_special: false, text: await tok.decode(ids, false) });
+  }
+  // added-token flags (lstrip, rstrip, single_word, normalized) on a copy of
+  // the Qwen tokenizer with extra added tokens (the Go test adds the same)
+  const extra = JSON.parse(fs.readFileSync(path.join(__dirname, 'extra_added_tokens.json'), 'utf8'));
+  const tj = JSON.parse(fs.readFileSync(tokPath, 'utf8'));
+  tj.added_tokens.push(...extra);
+  const tok2 = Tokenizer.fromString(JSON.stringify(tj));
+  cases.added = [];
+  for (const s of [" <L> x", "a  <L>b", "\n\t<L>", "<R>   c", "<R>\n\nd", "<R>", "<L><L> <L>", "<R> <R>  <L>",
+    "word words sword word_ word. (word)", "a wordb", "word", " word ", "wordword", "wordé éword",
+    "cafe\u0301 caf\u00e9 CAF\u00c9", "x <S> y", "x<S>y", "<Lo><L>o <Lo", "a <R><L> b", "  <S>  <S>  "]) {
+    const enc = await tok2.encode(s, null, { addSpecialTokens: false });
+    const ids = Array.from(enc.getIds());
+    cases.added.push({ text: s, ids, decoded: await tok2.decode(ids, false), decoded_skip: await tok2.decode(ids, true) });
   }
   fs.writeFileSync(path.join(__dirname, 'cases.json'), JSON.stringify(cases, null, 0) + '\n');
 
