@@ -186,6 +186,12 @@ func (c *Client) DownloadFile(ctx context.Context, repoType, repoID, revision, f
 		return "", c.offlineError(t, storage, "")
 	}
 	meta, err := c.fileMetadata(ctx, t)
+	for try := 0; err != nil && retryableStatus(err) && try < 2; try++ {
+		if serr := sleep(ctx, c.retryDelay(try)); serr != nil {
+			return "", serr
+		}
+		meta, err = c.fileMetadata(ctx, t)
+	}
 	if err != nil {
 		if fallbackToCache(err) {
 			if p := cached(); p != "" {
@@ -314,6 +320,12 @@ func verifyFile(p string, meta *fileMeta) error {
 
 var errStalled = errors.New("no data received for too long")
 
+// retryableStatus reports an HTTP answer worth asking again (5xx, 429).
+func retryableStatus(err error) bool {
+	var he *hubError
+	return errors.As(err, &he) && he.retry
+}
+
 // retryable reports whether a failed transfer is worth resuming.
 func retryable(err error) bool {
 	var he *hubError
@@ -330,9 +342,11 @@ func (e *writeError) Error() string { return "writing the download: " + e.err.Er
 func (e *writeError) Unwrap() error { return e.err }
 
 // transfer brings inc up to meta.size bytes, resuming from what inc already
-// holds with "Range: bytes=N-" and retrying dropped connections with backoff
-// as long as they make progress. It does not verify the result.
-func (c *Client) transfer(ctx context.Context, t target, meta *fileMeta, inc string) error {
+// holds with "Range: bytes=N-". A dropped or stalled connection, or a 5xx
+// answer, is retried with backoff: at most retries() times in a row without
+// progress and 10*retries() attempts in all; the partial file stays for the
+// next run to resume. It does not verify the result.
+func (c *Client) transfer(ctx context.Context, t target, meta *fileMeta, inc string) (err error) {
 	f, err := os.OpenFile(inc, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return err
@@ -352,7 +366,7 @@ func (c *Client) transfer(ctx context.Context, t target, meta *fileMeta, inc str
 		c.notef("hub: resuming %s at %s", t.filename, humanBytes(off))
 	}
 	b := c.newBar(t.filename, meta.size, off)
-	defer b.finish()
+	defer func() { b.finish(err == nil) }()
 	failures, attempts := 0, 0
 	for meta.size < 0 || off < meta.size {
 		attempts++

@@ -128,7 +128,7 @@ func (c *Client) offlineError(t target, looked, missing string) error {
 	}
 	return &hubError{kind: ErrOffline, msg: fmt.Sprintf(
 		"hub: %s %s (looked in %s) and offline mode is on (--offline or HF_HUB_OFFLINE=1): "+
-			"run `%s` with network access, or pass a local model directory",
+			"run `%s` with network access, or use a local directory",
 		t, state, looked, pull)}
 }
 

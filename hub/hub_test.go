@@ -236,30 +236,38 @@ func TestResumeAfterDroppedConnection(t *testing.T) {
 	content := modelFiles()[shard1]
 	for _, tc := range []struct {
 		name       string
-		prepare    func(srv *hubtest.Server, incomplete string)
+		prepare    func(srv *hubtest.Server, incomplete string, c *Client)
 		wantRanges []string
 	}{
 		{"dropped twice mid-file",
-			func(srv *hubtest.Server, _ string) { srv.DropAfter(shard1, 100_000, 2) },
+			func(srv *hubtest.Server, _ string, _ *Client) { srv.DropAfter(shard1, 100_000, 2) },
 			[]string{"", "bytes=100000-", "bytes=200000-"}},
 		{"partial file from an earlier run",
-			func(_ *hubtest.Server, inc string) { os.WriteFile(inc, content[:1234], 0o644) },
+			func(_ *hubtest.Server, inc string, _ *Client) { os.WriteFile(inc, content[:1234], 0o644) },
 			[]string{"bytes=1234-"}},
 		{"server ignores Range after a drop",
-			func(srv *hubtest.Server, _ string) { srv.DropAfter(shard1, 5000, 1); srv.IgnoreRange(true) },
+			func(srv *hubtest.Server, _ string, _ *Client) { srv.DropAfter(shard1, 5000, 1); srv.IgnoreRange(true) },
 			[]string{"", "bytes=5000-"}},
 		{"stale partial file with wrong bytes is refetched whole",
-			func(_ *hubtest.Server, inc string) { os.WriteFile(inc, randomBytes(1000, 99), 0o644) },
+			func(_ *hubtest.Server, inc string, _ *Client) { os.WriteFile(inc, randomBytes(1000, 99), 0o644) },
 			[]string{"bytes=1000-", ""}},
+		{"stalled mid-file",
+			func(srv *hubtest.Server, _ string, c *Client) {
+				srv.Stall(shard1, 7000, 1)
+				c.stallTimeout = 200 * time.Millisecond
+			},
+			[]string{"", "bytes=7000-"}},
 		{"partial file longer than the file",
-			func(_ *hubtest.Server, inc string) { os.WriteFile(inc, randomBytes(len(content)+5, 3), 0o644) },
+			func(_ *hubtest.Server, inc string, _ *Client) {
+				os.WriteFile(inc, randomBytes(len(content)+5, 3), 0o644)
+			},
 			[]string{""}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv, repo, c := setup(t)
 			blobs := filepath.Join(c.CacheDir, "models--Qwen--Tiny", "blobs")
 			os.MkdirAll(blobs, 0o755)
-			tc.prepare(srv, filepath.Join(blobs, hubtest.SHA256(content)+".incomplete"))
+			tc.prepare(srv, filepath.Join(blobs, hubtest.SHA256(content)+".incomplete"), c)
 			p, err := c.DownloadFile(context.Background(), "model", "Qwen/Tiny", "main", shard1)
 			if err != nil {
 				t.Fatal(err)
@@ -490,6 +498,22 @@ func TestHTTPErrors(t *testing.T) {
 	}
 }
 
+func TestServerErrorsAreRetried(t *testing.T) {
+	srv, repo, c := setup(t)
+	ctx := context.Background()
+	srv.Fail("config.json", 503, 2)
+	p, err := c.DownloadFile(ctx, "model", "Qwen/Tiny", "main", "config.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkLayout(t, c.CacheDir, "models--Qwen--Tiny", repo.Commit, filepath.Dir(p), repo.Files, []string{"config.json"})
+	srv.Fail("tokenizer.json", 503, -1)
+	_, err = c.DownloadFile(ctx, "model", "Qwen/Tiny", "main", "tokenizer.json")
+	if !errors.Is(err, ErrNetwork) || !strings.Contains(err.Error(), "HTTP 503") {
+		t.Errorf("err = %v, want ErrNetwork with HTTP 503", err)
+	}
+}
+
 func TestDataset(t *testing.T) {
 	srv := hubtest.New(t)
 	files := map[string][]byte{
@@ -709,7 +733,7 @@ func TestProgress(t *testing.T) {
 	b := &bar{w: &tty, tty: true, name: "x", total: 10, start: time.Now(), every: time.Hour}
 	b.draw(time.Now(), false)
 	b.add(10)
-	b.finish()
+	b.finish(true)
 	if !strings.HasPrefix(tty.String(), "\r") || !strings.HasSuffix(tty.String(), "\n") || strings.Count(tty.String(), "\r") != 2 {
 		t.Errorf("terminal bar %q: want \\r redraws and a final newline", tty.String())
 	}

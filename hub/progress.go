@@ -78,13 +78,17 @@ func (b *bar) restart() {
 	b.mu.Unlock()
 }
 
-func (b *bar) finish() {
+// finish draws the last line; after a failure it only ends the terminal
+// line, so a broken download never reads "done".
+func (b *bar) finish(ok bool) {
 	if b == nil {
 		return
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.draw(time.Now(), true)
+	if ok {
+		b.draw(time.Now(), true)
+	}
 	if b.tty {
 		fmt.Fprintln(b.w)
 	}

@@ -280,6 +280,9 @@ func (c *Client) ResolveModel(ctx context.Context, ref string) (string, error) {
 	}
 	dir, err := c.Pull(ctx, repoID, revision, nil)
 	if err != nil {
+		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrGated) {
+			return "", fmt.Errorf("%w\n  (%q is not a local directory either)", err, ref)
+		}
 		return "", err
 	}
 	if m := MissingModelFiles(dir); len(m) > 0 {

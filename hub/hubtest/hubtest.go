@@ -1,8 +1,8 @@
 // Package hubtest runs a local imitation of the Hugging Face Hub for tests:
 // the resolve endpoints (HEAD and GET, with the real headers and redirects),
 // the revision API, and a separate "CDN" server for LFS files with Range
-// support. It can drop connections mid-file, serve corrupt bytes and demand
-// a token, and it records every request.
+// support. It can drop or stall connections mid-file, serve corrupt bytes and
+// demand a token, and it records every request.
 //
 // It imitates what huggingface_hub relies on:
 //   - GET/HEAD {hub}/[datasets/]ORG/NAME/resolve/REV/PATH
@@ -32,6 +32,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // LFSExtensions are the file endings the fake Hub stores in LFS (served from
@@ -83,7 +84,9 @@ type Server struct {
 	repos    map[string]*Repo
 	blobs    map[string][]byte // sha256 -> content, for the CDN
 	drops    map[string]*fault // file path -> drop connection after N bytes
+	stalls   map[string]*fault // file path -> stop sending after N bytes, keep the connection
 	corrupts map[string]*fault // file path -> serve flipped bytes
+	fails    map[string]*fault // file path -> the Hub answers with an HTTP status
 	noRange  bool
 	requests []Request
 }
@@ -96,7 +99,8 @@ type fault struct {
 // New starts the servers; they stop when the test ends.
 func New(tb testing.TB) *Server {
 	s := &Server{repos: map[string]*Repo{}, blobs: map[string][]byte{},
-		drops: map[string]*fault{}, corrupts: map[string]*fault{}}
+		drops: map[string]*fault{}, stalls: map[string]*fault{}, corrupts: map[string]*fault{},
+		fails: map[string]*fault{}}
 	s.hub = httptest.NewServer(http.HandlerFunc(s.serveHub))
 	s.cdn = httptest.NewServer(http.HandlerFunc(s.serveCDN))
 	s.URL, s.CDNURL = s.hub.URL, s.cdn.URL
@@ -137,6 +141,23 @@ func (s *Server) AddRepo(r *Repo) *Repo {
 func (s *Server) DropAfter(file string, n, times int) {
 	s.mu.Lock()
 	s.drops[file] = &fault{bytes: n, times: times}
+	s.mu.Unlock()
+}
+
+// Stall makes the next times downloads of file send n bytes of body and
+// then nothing, holding the connection open until the client gives up (at
+// most 30 s); times < 0 means always.
+func (s *Server) Stall(file string, n, times int) {
+	s.mu.Lock()
+	s.stalls[file] = &fault{bytes: n, times: times}
+	s.mu.Unlock()
+}
+
+// Fail makes the next times requests for file on the Hub's resolve
+// endpoint answer with status (a 503, say); times < 0 means always.
+func (s *Server) Fail(file string, status, times int) {
+	s.mu.Lock()
+	s.fails[file] = &fault{bytes: status, times: times}
 	s.mu.Unlock()
 }
 
@@ -331,6 +352,13 @@ func (s *Server) serveInfo(w http.ResponseWriter, r *http.Request, typ, id, rev 
 }
 
 func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, typ, id, rev, file string, cached bool) {
+	s.mu.Lock()
+	fail := take(s.fails, file)
+	s.mu.Unlock()
+	if fail != nil {
+		http.Error(w, http.StatusText(fail.bytes), fail.bytes)
+		return
+	}
 	repo, commit, ok := s.lookup(w, r, typ, id, rev)
 	if !ok {
 		return
@@ -405,6 +433,7 @@ func (s *Server) serveBytes(w http.ResponseWriter, r *http.Request, file string,
 	s.mu.Lock()
 	noRange := s.noRange
 	drop := take(s.drops, file)
+	stall := take(s.stalls, file)
 	corrupt := take(s.corrupts, file)
 	s.mu.Unlock()
 	if corrupt != nil {
@@ -439,6 +468,15 @@ func (s *Server) serveBytes(w http.ResponseWriter, r *http.Request, file string,
 		conn, _, err := w.(http.Hijacker).Hijack()
 		if err == nil {
 			conn.Close()
+		}
+		return
+	}
+	if stall != nil && stall.bytes < len(part) {
+		w.Write(part[:stall.bytes])
+		w.(http.Flusher).Flush()
+		select {
+		case <-r.Context().Done():
+		case <-time.After(30 * time.Second):
 		}
 		return
 	}
