@@ -743,3 +743,58 @@ func TestProgress(t *testing.T) {
 		}
 	}
 }
+
+// TestSharesCacheWrittenByPython builds a cache the way huggingface_hub
+// lays it out (refs/main, blobs named by etag, relative snapshot symlinks)
+// and checks that it is used as is: offline, and online without downloads.
+func TestSharesCacheWrittenByPython(t *testing.T) {
+	srv := hubtest.New(t)
+	files := modelFiles()
+	repo := srv.AddRepo(&hubtest.Repo{ID: "Org/Py", Files: files})
+	cache := t.TempDir()
+	storage := filepath.Join(cache, "models--Org--Py")
+	snap := filepath.Join(storage, "snapshots", repo.Commit)
+	for _, name := range pulledByDefault {
+		etag := hubtest.Etag(name, files[name])
+		os.MkdirAll(filepath.Join(storage, "blobs"), 0o755)
+		os.MkdirAll(snap, 0o755)
+		if err := os.WriteFile(filepath.Join(storage, "blobs", etag), files[name], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink("../../blobs/"+etag, filepath.Join(snap, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.MkdirAll(filepath.Join(storage, "refs"), 0o755)
+	os.WriteFile(filepath.Join(storage, "refs", "main"), []byte(repo.Commit), 0o644)
+
+	ctx := context.Background()
+	off := &Client{Endpoint: srv.URL, CacheDir: cache, Offline: true}
+	if dir, err := off.ResolveModel(ctx, "Org/Py"); err != nil || dir != snap {
+		t.Errorf("offline ResolveModel = %s, %v; want %s", dir, err, snap)
+	}
+	on := newTestClient(t, srv)
+	on.CacheDir = cache
+	if dir, err := on.Pull(ctx, "Org/Py", "main", nil); err != nil || dir != snap {
+		t.Errorf("Pull = %s, %v", dir, err)
+	}
+	if p, err := on.DownloadFile(ctx, "model", "Org/Py", repo.Commit, "config.json"); err != nil || p != filepath.Join(snap, "config.json") {
+		t.Errorf("DownloadFile by commit = %s, %v", p, err)
+	}
+	for _, r := range srv.Requests() {
+		if r.Method == "GET" && !strings.HasPrefix(r.Path, "/api/models/Org/Py/revision/") {
+			t.Errorf("downloaded %s although the cache had it", r.Path)
+		}
+	}
+	// A blob already in blobs/ (say from another snapshot) is linked, not fetched.
+	os.WriteFile(filepath.Join(storage, "blobs", hubtest.Etag("README.md", files["README.md"])), files["README.md"], 0o644)
+	srv.ResetRequests()
+	if _, err := on.DownloadFile(ctx, "model", "Org/Py", "main", "README.md"); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range srv.Requests() {
+		if r.Method == "GET" {
+			t.Errorf("fetched %s although its blob was cached", r.Path)
+		}
+	}
+}
