@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/latentmas/latentmas/hub"
+	"github.com/latentmas/latentmas/model/qwen"
+	"github.com/latentmas/latentmas/tokenizer"
+)
+
+// resolveModel turns a --model / --model_name value into a local checkpoint
+// directory: a directory is used as is; ORG/NAME[@REV] goes through the
+// Hugging Face cache, downloading what is missing unless offline.
+func resolveModel(ref string, offline bool, progress io.Writer) (string, error) {
+	if ref == "" {
+		return "", fmt.Errorf("no model given")
+	}
+	if st, err := os.Stat(ref); err == nil && st.IsDir() {
+		return ref, nil
+	}
+	if !hub.IsRepoID(ref) {
+		return "", fmt.Errorf("model %q is neither a directory nor a Hugging Face repo id like Qwen/Qwen3-4B", ref)
+	}
+	c := hub.NewClientFromEnv()
+	c.Offline = c.Offline || offline
+	c.Progress = progress
+	return c.ResolveModel(context.Background(), ref)
+}
+
+// loaded is a model with its tokenizer and decoding defaults.
+type loaded struct {
+	dir   string
+	model *qwen.Model
+	tok   *tokenizer.Tokenizer
+}
+
+
+// loadModel resolves ref, loads the weights and the tokenizer.
+func loadModel(ref string, threads int, offline bool, stderr io.Writer) (*loaded, error) {
+	dir, err := resolveModel(ref, offline, stderr)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := tokenizer.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	m, err := qwen.Load(dir, qwen.Options{Threads: threads})
+	if err != nil {
+		return nil, err
+	}
+	return &loaded{dir: dir, model: m, tok: tok}, nil
+}
