@@ -37,7 +37,6 @@ type loaded struct {
 	tok   *tokenizer.Tokenizer
 }
 
-
 // loadModel resolves ref, loads the weights and the tokenizer.
 func loadModel(ref string, threads int, offline bool, stderr io.Writer) (*loaded, error) {
 	dir, err := resolveModel(ref, offline, stderr)

@@ -17,7 +17,6 @@ func init() {
 	})
 }
 
-
 func runGenerate(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("generate", `Usage: latentmas generate --model DIR|ORG/NAME (--prompt TEXT | --ids 1,2,3) [flags]
 
