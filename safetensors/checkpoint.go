@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -274,4 +275,29 @@ func (c *Checkpoint) Close() error {
 	}
 	c.files, c.tensors, c.names = nil, nil, nil
 	return first
+}
+
+// describe names a JSON token's type for error messages.
+func describe(tok json.Token) string {
+	switch v := tok.(type) {
+	case json.Delim:
+		switch v {
+		case '{':
+			return "an object"
+		case '[':
+			return "a list"
+		}
+		return strconv.Quote(string(v))
+	case string:
+		return "the string " + strconv.Quote(v)
+	case json.Number:
+		return "the number " + string(v)
+	case float64:
+		return "the number " + strconv.FormatFloat(v, 'g', -1, 64)
+	case bool:
+		return strconv.FormatBool(v)
+	case nil:
+		return "null"
+	}
+	return "an unexpected token"
 }

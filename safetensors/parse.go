@@ -1,12 +1,9 @@
 package safetensors
 
 import (
-	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"math/bits"
 	"sort"
@@ -152,82 +149,53 @@ func byteSize(d DType, shape []int) (uint64, string) {
 	return nbits / 8, ""
 }
 
-// headerParser walks the header JSON token by token. encoding/json's Unmarshal
-// would silently keep the last of duplicate keys; walking tokens lets us
-// refuse them, and check each field's JSON type precisely.
+// headerParser parses the header JSON with the strict scanner, checking each
+// field's JSON type and refusing duplicate keys.
 type headerParser struct {
 	file string
-	dec  *json.Decoder
+	s    scanner
 }
 
 func (p *headerParser) fail(tensor string, format string, args ...any) error {
 	return newErr(p.file, tensor, ErrInvalidHeader, format, args...)
 }
 
-// token returns the next token, turning decoder errors into *Error.
-func (p *headerParser) token(tensor, where string) (json.Token, error) {
-	tok, err := p.dec.Token()
-	if err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, wrapErr(p.file, tensor, ErrInvalidHeader, err, "malformed JSON %s at byte %d", where, p.dec.InputOffset())
-	}
-	return tok, nil
-}
-
-// describe names a token's JSON type for error messages.
-func describe(tok json.Token) string {
-	switch v := tok.(type) {
-	case json.Delim:
-		switch v {
-		case '{':
-			return "an object"
-		case '[':
-			return "a list"
-		}
-		return fmt.Sprintf("%q", string(v))
-	case string:
-		return fmt.Sprintf("the string %q", v)
-	case json.Number:
-		return "the number " + string(v)
-	case bool:
-		return fmt.Sprintf("%t", v)
-	case nil:
-		return "null"
-	}
-	return fmt.Sprintf("%v", tok)
+// syntax wraps a scanner error.
+func (p *headerParser) syntax(tensor string, err error) error {
+	return wrapErr(p.file, tensor, ErrInvalidHeader, err, "malformed JSON")
 }
 
 // parseHeader parses the JSON header hdr into its metadata and tensor entries.
 func parseHeader(file string, hdr []byte) (map[string]string, []tensorInfo, error) {
-	p := &headerParser{file: file}
+	p := &headerParser{file: file, s: scanner{b: hdr}}
 	if !utf8.Valid(hdr) {
 		return nil, nil, p.fail("", "header is not valid UTF-8")
 	}
-	p.dec = json.NewDecoder(bytes.NewReader(hdr))
-	p.dec.UseNumber()
-	tok, err := p.token("", "at the start of the header")
-	if err != nil {
-		return nil, nil, err
+	if p.s.peek() != '{' {
+		return nil, nil, p.fail("", "header must be a JSON object, got %s", p.s.kind())
 	}
-	if tok != json.Delim('{') {
-		return nil, nil, p.fail("", "header must be a JSON object, got %s", describe(tok))
-	}
+	p.s.i++
 	var (
 		meta    map[string]string
 		hasMeta bool
 		infos   []tensorInfo
 		seen    = map[string]struct{}{}
 	)
-	for p.dec.More() {
-		tok, err := p.token("", "in the header object")
+	for first := true; ; first = false {
+		more, err := p.s.next(first, '}')
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, p.syntax("", err)
 		}
-		key, ok := tok.(string)
-		if !ok { // cannot happen: the decoder only yields strings as keys
-			return nil, nil, p.fail("", "header key is %s", describe(tok))
+		if !more {
+			p.s.i++
+			break
+		}
+		key, err := p.s.str()
+		if err == nil {
+			err = p.s.eat(':')
+		}
+		if err != nil {
+			return nil, nil, p.syntax("", err)
 		}
 		if key == metadataKey {
 			if hasMeta {
@@ -249,87 +217,93 @@ func parseHeader(file string, hdr []byte) (map[string]string, []tensorInfo, erro
 		}
 		infos = append(infos, ti)
 	}
-	if _, err := p.token("", "at the end of the header object"); err != nil {
-		return nil, nil, err
-	}
 	// Only JSON whitespace (the writer's space padding) may follow.
-	for i, c := range hdr[p.dec.InputOffset():] {
-		if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
-			return nil, nil, p.fail("", "unexpected byte %q at header offset %d after the JSON object", c, int(p.dec.InputOffset())+i)
-		}
+	if c := p.s.peek(); c != 0 || p.s.i != len(hdr) {
+		return nil, nil, p.fail("", "unexpected byte %q at header offset %d after the JSON object", hdr[p.s.i], p.s.i)
 	}
 	return meta, infos, nil
 }
 
 // metadata parses the value of "__metadata__": null or an object of strings.
 func (p *headerParser) metadata() (map[string]string, error) {
-	tok, err := p.token("", "in "+metadataKey)
-	if err != nil {
-		return nil, err
-	}
-	if tok == nil {
+	if p.s.peek() == 'n' {
+		if err := p.s.literal("null"); err != nil {
+			return nil, p.syntax("", err)
+		}
 		return nil, nil
 	}
-	if tok != json.Delim('{') {
-		return nil, p.fail("", "%s must be an object of strings, got %s", metadataKey, describe(tok))
+	if p.s.peek() != '{' {
+		return nil, p.fail("", "%s must be an object of strings, got %s", metadataKey, p.s.kind())
 	}
+	p.s.i++
 	meta := map[string]string{}
-	for p.dec.More() {
-		tok, err := p.token("", "in "+metadataKey)
+	for first := true; ; first = false {
+		more, err := p.s.next(first, '}')
 		if err != nil {
-			return nil, err
+			return nil, p.syntax("", err)
 		}
-		key, _ := tok.(string)
+		if !more {
+			p.s.i++
+			return meta, nil
+		}
+		key, err := p.s.str()
+		if err == nil {
+			err = p.s.eat(':')
+		}
+		if err != nil {
+			return nil, p.syntax("", err)
+		}
 		if _, dup := meta[key]; dup {
 			return nil, p.fail("", "%s: duplicate key %q", metadataKey, key)
 		}
-		tok, err = p.token("", "in "+metadataKey)
-		if err != nil {
-			return nil, err
+		if p.s.peek() != '"' {
+			return nil, p.fail("", "%s: value of %q must be a string, got %s", metadataKey, key, p.s.kind())
 		}
-		val, ok := tok.(string)
-		if !ok {
-			return nil, p.fail("", "%s: value of %q must be a string, got %s", metadataKey, key, describe(tok))
+		val, err := p.s.str()
+		if err != nil {
+			return nil, p.syntax("", err)
 		}
 		meta[key] = val
 	}
-	if _, err := p.token("", "in "+metadataKey); err != nil {
-		return nil, err
-	}
-	return meta, nil
 }
 
 // tensor parses one tensor entry {"dtype", "shape", "data_offsets"}. Unknown
 // fields are skipped, as the reference implementation does.
 func (p *headerParser) tensor(name string) (tensorInfo, error) {
 	ti := tensorInfo{name: name}
-	tok, err := p.token(name, "in the tensor entry")
-	if err != nil {
-		return ti, err
+	if p.s.peek() != '{' {
+		return ti, p.fail(name, "entry must be an object, got %s", p.s.kind())
 	}
-	if tok != json.Delim('{') {
-		return ti, p.fail(name, "entry must be an object, got %s", describe(tok))
-	}
+	p.s.i++
 	var hasDType, hasShape, hasOffsets bool
-	for p.dec.More() {
-		tok, err := p.token(name, "in the tensor entry")
+	for first := true; ; first = false {
+		more, err := p.s.next(first, '}')
 		if err != nil {
-			return ti, err
+			return ti, p.syntax(name, err)
 		}
-		field, _ := tok.(string)
+		if !more {
+			p.s.i++
+			break
+		}
+		field, err := p.s.str()
+		if err == nil {
+			err = p.s.eat(':')
+		}
+		if err != nil {
+			return ti, p.syntax(name, err)
+		}
 		switch field {
 		case "dtype":
 			if hasDType {
 				return ti, p.fail(name, "duplicate field \"dtype\"")
 			}
 			hasDType = true
-			tok, err := p.token(name, `in field "dtype"`)
-			if err != nil {
-				return ti, err
+			if p.s.peek() != '"' {
+				return ti, p.fail(name, "field \"dtype\" must be a string, got %s", p.s.kind())
 			}
-			s, ok := tok.(string)
-			if !ok {
-				return ti, p.fail(name, "field \"dtype\" must be a string, got %s", describe(tok))
+			s, err := p.s.str()
+			if err != nil {
+				return ti, p.syntax(name, err)
 			}
 			ti.dtype = DType(s)
 			if !ti.dtype.Known() {
@@ -362,14 +336,10 @@ func (p *headerParser) tensor(name string) (tensorInfo, error) {
 			}
 			ti.begin, ti.end = offs[0], offs[1]
 		default:
-			var skip json.RawMessage
-			if err := p.dec.Decode(&skip); err != nil {
+			if err := p.s.skip(0); err != nil {
 				return ti, wrapErr(p.file, name, ErrInvalidHeader, err, "malformed JSON in field %q", field)
 			}
 		}
-	}
-	if _, err := p.token(name, "in the tensor entry"); err != nil {
-		return ti, err
 	}
 	switch {
 	case !hasDType:
@@ -389,27 +359,30 @@ func (p *headerParser) uintList(tensor, field string, want int) ([]uint64, error
 	if want >= 0 {
 		what = fmt.Sprintf("a list of %d non-negative integers", want)
 	}
-	where := fmt.Sprintf("in field %q", field)
-	tok, err := p.token(tensor, where)
-	if err != nil {
-		return nil, err
+	if p.s.peek() != '[' {
+		return nil, p.fail(tensor, "field %q must be %s, got %s", field, what, p.s.kind())
 	}
-	if tok != json.Delim('[') {
-		return nil, p.fail(tensor, "field %q must be %s, got %s", field, what, describe(tok))
-	}
+	p.s.i++
 	var out []uint64
-	for p.dec.More() {
-		tok, err := p.token(tensor, where)
+	for first := true; ; first = false {
+		more, err := p.s.next(first, ']')
 		if err != nil {
-			return nil, err
+			return nil, p.syntax(tensor, err)
 		}
-		num, ok := tok.(json.Number)
-		if !ok {
-			return nil, p.fail(tensor, "field %q must be %s, got %s in it", field, what, describe(tok))
+		if !more {
+			p.s.i++
+			break
 		}
-		v, err := strconv.ParseUint(string(num), 10, 64)
+		if c := p.s.peek(); c != '-' && (c < '0' || c > '9') {
+			return nil, p.fail(tensor, "field %q must be %s, got %s in it", field, what, p.s.kind())
+		}
+		num, err := p.s.number()
 		if err != nil {
-			if errors.Is(err, strconv.ErrRange) && num[0] != '-' && !bytes.ContainsAny([]byte(num), ".eE") {
+			return nil, p.syntax(tensor, err)
+		}
+		v, err := strconv.ParseUint(num, 10, 64)
+		if err != nil {
+			if errors.Is(err, strconv.ErrRange) {
 				return nil, p.fail(tensor, "field %q: %s does not fit in 64 bits", field, num)
 			}
 			return nil, p.fail(tensor, "field %q must be %s, got %s in it", field, what, num)
@@ -421,9 +394,6 @@ func (p *headerParser) uintList(tensor, field string, want int) ([]uint64, error
 			return nil, p.fail(tensor, "field %q has more than %d elements", field, MaxRank)
 		}
 		out = append(out, v)
-	}
-	if _, err := p.token(tensor, where); err != nil {
-		return nil, err
 	}
 	if want >= 0 && len(out) != want {
 		return nil, p.fail(tensor, "field %q must be %s, got %d", field, what, len(out))

@@ -34,7 +34,7 @@ func malformedCases() []parseCase {
 		{"header length just over limit", headerLen(MaxHeaderSize+1, `{}`), ErrHeaderTooLarge, []string{"100000001"}},
 		{"header length max u64", headerLen(^uint64(0), `{}`), ErrHeaderTooLarge, nil},
 		{"header length beyond small file", headerLen(64, `{}`), ErrTruncated, []string{"extends beyond"}},
-		{"not JSON", rawFile(`hello!!!`, nil), ErrInvalidHeader, []string{"malformed JSON"}},
+		{"not JSON", rawFile(`hello!!!`, nil), ErrInvalidHeader, []string{"must be a JSON object", "'h'"}},
 		{"invalid UTF-8", rawFile("{\"\xff\":1}", nil), ErrInvalidHeader, []string{"UTF-8"}},
 		{"JSON list", rawFile(`[1,2,3]`, nil), ErrInvalidHeader, []string{"must be a JSON object", "a list"}},
 		{"JSON null", rawFile(`null`, nil), ErrInvalidHeader, []string{"must be a JSON object"}},
@@ -43,6 +43,20 @@ func malformedCases() []parseCase {
 		{"trailing garbage", rawFile(`{}xx`, nil), ErrInvalidHeader, []string{"after the JSON object"}},
 		{"second object", rawFile(`{}{}`, nil), ErrInvalidHeader, []string{"after the JSON object"}},
 		{"trailing NUL padding", rawFile("{}\x00\x00", nil), ErrInvalidHeader, []string{"after the JSON object"}},
+		{"missing colon", rawFile(`{"a" {}}`, nil), ErrInvalidHeader, []string{"malformed JSON", "byte 5", "expected ':'"}},
+		{"missing comma", rawFile(`{"a":{"dtype":"F32" "shape":[0],"data_offsets":[0,0]}}`, nil), ErrInvalidHeader, []string{`tensor "a"`, "expected ',' or '}'"}},
+		{"trailing comma", rawFile(`{"a":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},}`, nil), ErrInvalidHeader, []string{"malformed JSON"}},
+		{"trailing comma in list", rawFile(`{"a":{"dtype":"F32","shape":[0,],"data_offsets":[0,0]}}`, nil), ErrInvalidHeader, []string{`tensor "a"`}},
+		{"leading zero", rawFile(`{"a":{"dtype":"F32","shape":[01],"data_offsets":[0,4]}}`, bytesN(4)), ErrInvalidHeader, []string{"expected ',' or ']'"}},
+		{"bare minus", rawFile(`{"a":{"dtype":"F32","shape":[-],"data_offsets":[0,4]}}`, bytesN(4)), ErrInvalidHeader, []string{"invalid number"}},
+		{"unterminated key", rawFile(`{"abc`, nil), ErrInvalidHeader, []string{"unterminated string"}},
+		{"invalid escape", rawFile(`{"a\x":{}}`, nil), ErrInvalidHeader, []string{"invalid escape"}},
+		{"short unicode escape", rawFile(`{"a\u12":{}}`, nil), ErrInvalidHeader, []string{"escape"}},
+		{"lone surrogate", rawFile(`{"\ud800":{}}`, nil), ErrInvalidHeader, []string{"lone surrogate"}},
+		{"bad surrogate pair", rawFile(`{"\ud800\u0041":{}}`, nil), ErrInvalidHeader, []string{"surrogate pair"}},
+		{"control char in key", rawFile("{\"a\nb\":{}}", nil), ErrInvalidHeader, []string{"control character"}},
+		{"unknown field too deep", rawFile(`{"a":{"x":`+strings.Repeat("[", 100)+strings.Repeat("]", 100)+`,"dtype":"F32","shape":[0],"data_offsets":[0,0]}}`, nil), ErrInvalidHeader, []string{`field "x"`, "nested too deeply"}},
+		{"unknown field bad literal", rawFile(`{"a":{"x":nul,"dtype":"F32","shape":[0],"data_offsets":[0,0]}}`, nil), ErrInvalidHeader, []string{"invalid literal"}},
 		{"tensor not object", rawFile(`{"a":[1]}`, nil), ErrInvalidHeader, []string{`tensor "a"`, "must be an object"}},
 		{"dtype not string", rawFile(`{"a":{"dtype":3,"shape":[],"data_offsets":[0,4]}}`, bytesN(4)), ErrInvalidHeader, []string{`tensor "a"`, `"dtype" must be a string`}},
 		{"unknown dtype", rawFile(`{"a":{"dtype":"F17","shape":[],"data_offsets":[0,4]}}`, bytesN(4)), ErrUnknownDType, []string{`tensor "a"`, `"F17"`}},
@@ -51,7 +65,7 @@ func malformedCases() []parseCase {
 		{"shape negative", rawFile(`{"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}`, bytesN(8)), ErrInvalidHeader, []string{`"shape"`, "-2"}},
 		{"shape float", rawFile(`{"a":{"dtype":"F32","shape":[2.0],"data_offsets":[0,8]}}`, bytesN(8)), ErrInvalidHeader, []string{`"shape"`, "2.0"}},
 		{"shape exponent", rawFile(`{"a":{"dtype":"F32","shape":[2e0],"data_offsets":[0,8]}}`, bytesN(8)), ErrInvalidHeader, []string{"2e0"}},
-		{"shape string", rawFile(`{"a":{"dtype":"F32","shape":["2"],"data_offsets":[0,8]}}`, bytesN(8)), ErrInvalidHeader, []string{`the string "2"`}},
+		{"shape string", rawFile(`{"a":{"dtype":"F32","shape":["2"],"data_offsets":[0,8]}}`, bytesN(8)), ErrInvalidHeader, []string{"got a string in it"}},
 		{"shape nested", rawFile(`{"a":{"dtype":"F32","shape":[[2]],"data_offsets":[0,8]}}`, bytesN(8)), ErrInvalidHeader, []string{"a list"}},
 		{"shape too big for u64", rawFile(`{"a":{"dtype":"F32","shape":[18446744073709551616],"data_offsets":[0,8]}}`, bytesN(8)), ErrInvalidHeader, []string{"does not fit"}},
 		{"shape rank too large", rawFile(`{"a":{"dtype":"F32","shape":[`+strings.Repeat("1,", MaxRank)+`1],"data_offsets":[0,4]}}`, bytesN(4)), ErrInvalidHeader, []string{"more than 255"}},
@@ -119,13 +133,14 @@ func TestParseValid(t *testing.T) {
 		"e1":{"dtype":"F16","shape":[0,5],"data_offsets":[4,4]},
 		"e2":{"dtype":"I64","shape":[3,0],"data_offsets":[4,4]},
 		"e3":{"dtype":"U8","shape":[0],"data_offsets":[16,16]},
+		"n\u00e9\ud83d\ude00\n\"\\\/\t":{"dtype":"BOOL","shape":[0],"data_offsets":[0,0],"x":[true,false,null,-1.5e+3,{"":"\u0041"}]},
 		"__metadata__":null }   `
 	data := []byte{0x80, 0x3f, 9, 9, 9, 9, 9, 9, 0, 0, 0x80, 0x3f, 0, 0, 0, 0x40, 7, 7}
 	f, err := Parse("ok.safetensors", rawFile(hdr, data))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := strings.Join(f.Names(), ","), "a,e1,e2,e3,z"; got != want {
+	if got, want := strings.Join(f.Names(), ","), "a,e1,e2,e3,n\u00e9\U0001F600\n\"\\/\t,z"; got != want {
 		t.Fatalf("names %s, want %s", got, want)
 	}
 	if len(f.Metadata()) != 0 {
