@@ -1,0 +1,328 @@
+package mas
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/latentmas/latentmas/latent"
+	"github.com/latentmas/latentmas/model/qwen"
+	"github.com/latentmas/latentmas/tokenizer"
+)
+
+// Methods lists the implemented methods.
+var Methods = []string{"baseline", "text_mas", "latent_mas"}
+
+// Options are a run's method settings (the reference's CLI flags).
+type Options struct {
+	Method             string // baseline | text_mas | latent_mas
+	Arch               string // --prompt: sequential | hierarchical
+	LatentSteps        int
+	Think              bool // append "<think>" to every latent_mas agent's prompt
+	LatentOnly         bool // keep only the previous agent's latent positions
+	SequentialInfoOnly bool // keep only the previous agent's prompt + latents
+	MaxNewTokens       int
+	ContextLength      int // text_mas context limit in characters; < 0 unlimited
+	Sampling           SamplingConfig
+	Seed               uint64
+}
+
+// Validate checks the option combination.
+func (o *Options) Validate() error {
+	switch o.Method {
+	case "baseline", "text_mas", "latent_mas":
+	default:
+		return fmt.Errorf("unknown method %q (known: %s)", o.Method, strings.Join(Methods, ", "))
+	}
+	if o.Arch != "sequential" && o.Arch != "hierarchical" {
+		return fmt.Errorf("--prompt must be sequential or hierarchical, got %q", o.Arch)
+	}
+	if o.LatentSteps < 0 {
+		return fmt.Errorf("--latent_steps must be ≥ 0, got %d", o.LatentSteps)
+	}
+	if o.MaxNewTokens < 1 {
+		return fmt.Errorf("--max_new_tokens must be ≥ 1, got %d", o.MaxNewTokens)
+	}
+	return o.Sampling.Validate()
+}
+
+// Problem is one question to solve.
+type Problem struct {
+	Index    int // position in the dataset: selects the item's RNG stream
+	Family   Family
+	Question string
+}
+
+// AgentTrace records one agent's work on one problem.
+type AgentTrace struct {
+	Name        string `json:"name"`
+	Role        string `json:"role"`
+	Input       string `json:"input"`
+	InputIDs    []int  `json:"input_ids"`
+	InputTokens int    `json:"input_tokens"`
+	Output      string `json:"output"`
+	LatentSteps *int   `json:"latent_steps,omitempty"`
+	NewTokens   int    `json:"new_tokens"`
+	// KVBytes is the working memory after the agent (latent_mas), and
+	// KVPositions its length.
+	KVBytes     int64   `json:"kv_bytes"`
+	KVPositions int     `json:"kv_positions"`
+	Seconds     float64 `json:"seconds"`
+}
+
+// Result is a method's outcome for one problem.
+type Result struct {
+	Output      string       `json:"output"` // the final agent's decoded text
+	Context     string       `json:"context,omitempty"`
+	Agents      []AgentTrace `json:"agents"`
+	NewTokens   int          `json:"new_tokens"`
+	LatentSteps int          `json:"latent_steps"`
+	PeakKVBytes int64        `json:"peak_kv_bytes"`
+}
+
+// Stats aggregates token counts and stage times over a batch.
+type Stats struct {
+	PromptTokens, NewTokens, LatentSteps int
+	Prefill, Decode, Latent              time.Duration
+}
+
+// Add accumulates s2 into s.
+func (s *Stats) Add(s2 Stats) {
+	s.PromptTokens += s2.PromptTokens
+	s.NewTokens += s2.NewTokens
+	s.LatentSteps += s2.LatentSteps
+	s.Prefill += s2.Prefill
+	s.Decode += s2.Decode
+	s.Latent += s2.Latent
+}
+
+// Runner runs one method with one model over batches of problems.
+type Runner struct {
+	Model   *qwen.Model
+	Tok     *tokenizer.Tokenizer
+	Realign *latent.Realigner // required for latent_mas
+	Opt     Options
+	// Stage, when set, is told what happens (for progress and demos).
+	Stage func(format string, args ...any)
+}
+
+func (r *Runner) stage(format string, args ...any) {
+	if r.Stage != nil {
+		r.Stage(format, args...)
+	}
+}
+
+// render applies the chat template (generation prompt on, thinking left
+// undefined) and the optional <think> suffix, then tokenises.
+func (r *Runner) render(m Messages, think bool) (string, []int, error) {
+	text, err := r.Tok.ApplyChatTemplate([]tokenizer.Message{{Role: "system", Content: m.System}, {Role: "user", Content: m.User}},
+		tokenizer.ChatOptions{AddGenerationPrompt: true})
+	if err != nil {
+		return "", nil, err
+	}
+	if think {
+		text += "<think>"
+	}
+	return text, r.Tok.Encode(text), nil
+}
+
+// Solve runs the method on a batch of problems. Results depend only on each
+// problem and the seed, never on the batch it is part of.
+func (r *Runner) Solve(probs []Problem) ([]Result, Stats, error) {
+	if err := r.Opt.Validate(); err != nil {
+		return nil, Stats{}, err
+	}
+	samplers := make([]*Sampler, len(probs))
+	for i, p := range probs {
+		samplers[i] = NewSampler(r.Opt.Sampling, r.Opt.Seed, uint64(p.Index))
+	}
+	switch r.Opt.Method {
+	case "baseline":
+		return r.baseline(probs, samplers)
+	case "text_mas":
+		return r.textMAS(probs, samplers)
+	default:
+		return r.latentMAS(probs, samplers)
+	}
+}
+
+// decode generates for a batch of (trace, prompt ids, cache) and fills the
+// traces' outputs.
+func (r *Runner) decode(traces []*AgentTrace, ids [][]int, caches []*qwen.Cache, samplers []*Sampler) (Stats, error) {
+	reqs := make([]GenRequest, len(ids))
+	for i := range ids {
+		reqs[i] = GenRequest{Cache: caches[i], Prompt: ids[i], MaxNew: r.Opt.MaxNewTokens, Sampler: samplers[i], EOS: r.Opt.Sampling.EOS}
+	}
+	t0 := time.Now()
+	res, st, err := Generate(r.Model, reqs)
+	if err != nil {
+		return Stats{}, err
+	}
+	el := time.Since(t0).Seconds()
+	for i, tr := range traces {
+		tr.Output = strings.TrimSpace(r.Tok.Decode(res[i].IDs, true))
+		tr.NewTokens = len(res[i].IDs)
+		tr.Seconds += el
+	}
+	return Stats{PromptTokens: st.PromptTokens, NewTokens: st.NewTokens, Prefill: st.Prefill, Decode: st.Decode}, nil
+}
+
+func (r *Runner) baseline(probs []Problem, samplers []*Sampler) ([]Result, Stats, error) {
+	res := make([]Result, len(probs))
+	traces := make([]*AgentTrace, len(probs))
+	ids := make([][]int, len(probs))
+	caches := make([]*qwen.Cache, len(probs))
+	for i, p := range probs {
+		text, tok, err := r.render(BaselinePrompt(p.Family, p.Question), false)
+		if err != nil {
+			return nil, Stats{}, err
+		}
+		res[i].Agents = []AgentTrace{{Name: "SingleAgent", Role: "singleagent", Input: text, InputIDs: tok, InputTokens: len(tok)}}
+		traces[i], ids[i] = &res[i].Agents[0], tok
+		caches[i] = r.Model.NewCache(len(tok) + r.Opt.MaxNewTokens)
+	}
+	st, err := r.decode(traces, ids, caches, samplers)
+	if err != nil {
+		return nil, st, err
+	}
+	for i := range res {
+		finish(&res[i], caches[i].Bytes())
+	}
+	return res, st, nil
+}
+
+func (r *Runner) textMAS(probs []Problem, samplers []*Sampler) ([]Result, Stats, error) {
+	res := make([]Result, len(probs))
+	var total Stats
+	for _, role := range Roles {
+		r.stage("%s: %s writes text", r.Opt.Method, role.Name())
+		traces := make([]*AgentTrace, len(probs))
+		ids := make([][]int, len(probs))
+		caches := make([]*qwen.Cache, len(probs))
+		for i, p := range probs {
+			ctx := cutContext(res[i].Context, r.Opt.ContextLength)
+			m, err := TextPrompt(r.Opt.Arch, role, p.Family, p.Question, ctx)
+			if err != nil {
+				return nil, total, err
+			}
+			text, tok, err := r.render(m, false)
+			if err != nil {
+				return nil, total, err
+			}
+			res[i].Agents = append(res[i].Agents, AgentTrace{Name: role.Name(), Role: string(role), Input: text, InputIDs: tok, InputTokens: len(tok)})
+			traces[i], ids[i] = &res[i].Agents[len(res[i].Agents)-1], tok
+			caches[i] = r.Model.NewCache(len(tok) + r.Opt.MaxNewTokens)
+		}
+		st, err := r.decode(traces, ids, caches, samplers)
+		if err != nil {
+			return nil, total, err
+		}
+		total.Add(st)
+		for i := range probs {
+			tr := traces[i]
+			tr.KVBytes, tr.KVPositions = caches[i].Bytes(), caches[i].Len()
+			res[i].PeakKVBytes = max(res[i].PeakKVBytes, tr.KVBytes)
+			if role != Judger {
+				res[i].Context += textLabel(r.Opt.Arch, role) + ":\n" + tr.Output + "\n\n"
+			}
+		}
+	}
+	for i := range res {
+		finish(&res[i], res[i].PeakKVBytes)
+	}
+	return res, total, nil
+}
+
+func (r *Runner) latentMAS(probs []Problem, samplers []*Sampler) ([]Result, Stats, error) {
+	if r.Realign == nil {
+		return nil, Stats{}, fmt.Errorf("latent_mas needs a realigner")
+	}
+	L := r.Opt.LatentSteps
+	res := make([]Result, len(probs))
+	caches := make([]*qwen.Cache, len(probs))
+	for i := range caches {
+		caches[i] = r.Model.NewCache(1024)
+	}
+	var total Stats
+	ro := &latent.Rollout{Model: r.Model, Realign: r.Realign, Steps: L}
+	for _, role := range Roles[:3] {
+		r.stage("latent_mas: %s thinks (%d latent steps)", role.Name(), L)
+		agents := make([]latent.Agent, len(probs))
+		before := make([]int, len(probs))
+		for i, p := range probs {
+			m, err := LatentPrompt(r.Opt.Arch, role, p.Family, p.Question)
+			if err != nil {
+				return nil, total, err
+			}
+			text, tok, err := r.render(m, r.Opt.Think)
+			if err != nil {
+				return nil, total, err
+			}
+			steps := L
+			res[i].Agents = append(res[i].Agents, AgentTrace{Name: role.Name(), Role: string(role), Input: text, InputIDs: tok, InputTokens: len(tok), LatentSteps: &steps})
+			agents[i] = latent.Agent{Cache: caches[i], IDs: tok}
+			before[i] = caches[i].Len()
+			total.PromptTokens += len(tok)
+		}
+		t0 := time.Now()
+		if err := ro.Run(agents); err != nil {
+			return nil, total, err
+		}
+		el := time.Since(t0)
+		total.Latent += el
+		total.LatentSteps += L * len(probs)
+		for i := range probs {
+			c := caches[i]
+			res[i].PeakKVBytes = max(res[i].PeakKVBytes, c.Bytes())
+			res[i].LatentSteps += L
+			if r.Opt.LatentOnly {
+				c.KeepLast(L)
+			} else if r.Opt.SequentialInfoOnly {
+				c.KeepLast(c.Len() - before[i])
+			}
+			tr := &res[i].Agents[len(res[i].Agents)-1]
+			tr.KVBytes, tr.KVPositions, tr.Seconds = c.Bytes(), c.Len(), el.Seconds()
+		}
+	}
+	r.stage("latent_mas: Judger decodes (up to %d tokens)", r.Opt.MaxNewTokens)
+	traces := make([]*AgentTrace, len(probs))
+	ids := make([][]int, len(probs))
+	for i, p := range probs {
+		m, err := LatentPrompt(r.Opt.Arch, Judger, p.Family, p.Question)
+		if err != nil {
+			return nil, total, err
+		}
+		text, tok, err := r.render(m, r.Opt.Think)
+		if err != nil {
+			return nil, total, err
+		}
+		if L == 0 { // the reference hands the judger no cache at all (§6 D1)
+			caches[i].Reset()
+		}
+		res[i].Agents = append(res[i].Agents, AgentTrace{Name: Judger.Name(), Role: string(Judger), Input: text, InputIDs: tok, InputTokens: len(tok)})
+		traces[i], ids[i] = &res[i].Agents[len(res[i].Agents)-1], tok
+	}
+	st, err := r.decode(traces, ids, caches, samplers)
+	if err != nil {
+		return nil, total, err
+	}
+	total.Add(st)
+	for i := range probs {
+		tr := traces[i]
+		tr.KVBytes, tr.KVPositions = caches[i].Bytes(), caches[i].Len()
+		finish(&res[i], max(res[i].PeakKVBytes, tr.KVBytes))
+	}
+	return res, total, nil
+}
+
+// finish fills the result's totals from its traces.
+func finish(r *Result, peak int64) {
+	r.PeakKVBytes = peak
+	r.NewTokens = 0
+	for _, a := range r.Agents {
+		r.NewTokens += a.NewTokens
+	}
+	if n := len(r.Agents); n > 0 {
+		r.Output = r.Agents[n-1].Output
+	}
+}
