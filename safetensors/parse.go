@@ -34,7 +34,7 @@ type tensorInfo struct {
 // Parse validates data as a complete safetensors file and returns a File whose
 // tensors are views into data (nothing is copied, so data must stay unmodified
 // while the File is in use). name is used in error messages and as Tensor.File.
-// Close on the result is a no-op.
+// Close on the result releases nothing (data belongs to the caller).
 func Parse(name string, data []byte) (*File, error) {
 	if len(data) < 8 {
 		return nil, newErr(name, "", ErrTruncated, "file is %d bytes, shorter than the 8-byte header length", len(data))

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
@@ -134,16 +133,37 @@ func buildHeader(label string, tensors []WriteTensor, metadata map[string]string
 	return b.Bytes(), nil
 }
 
-// writeJSONString appends s as a JSON string literal.
+// writeJSONString appends s (valid UTF-8) as a JSON string literal, escaping
+// only what JSON requires, as the reference writer (serde_json) does.
 func writeJSONString(b *bytes.Buffer, s string) {
-	enc, _ := json.Marshal(s) // cannot fail for a string
-	b.Write(enc)
+	const hex = "0123456789abcdef"
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c == '\n':
+			b.WriteString(`\n`)
+		case c == '\r':
+			b.WriteString(`\r`)
+		case c == '\t':
+			b.WriteString(`\t`)
+		case c < 0x20:
+			b.WriteString(`\u00`)
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&0xf])
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
 }
 
 // WriteFile writes a safetensors file at path (see Write). It writes a
 // temporary file in the same directory and renames it into place, so readers
 // never see a partial file.
-func WriteFile(path string, tensors []WriteTensor, metadata map[string]string) (err error) {
+func WriteFile(path string, tensors []WriteTensor, metadata map[string]string) error {
 	if _, err := buildHeader(path, tensors, metadata); err != nil {
 		return err // validate before creating anything
 	}
@@ -151,12 +171,24 @@ func WriteFile(path string, tensors []WriteTensor, metadata map[string]string) (
 	if err != nil {
 		return wrapErr(path, "", ErrIO, err, "cannot create")
 	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
+	if err := writeTemp(path, tmp, tensors, metadata); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return wrapErr(path, "", ErrIO, err, "cannot close")
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
+		return wrapErr(path, "", ErrIO, err, "cannot rename into place")
+	}
+	return nil
+}
+
+// writeTemp writes the file's bytes into tmp and makes it world-readable.
+func writeTemp(path string, tmp *os.File, tensors []WriteTensor, metadata map[string]string) error {
 	bw := bufio.NewWriterSize(tmp, 1<<20)
 	if err := write(path, bw, tensors, metadata); err != nil {
 		return err
@@ -166,12 +198,6 @@ func WriteFile(path string, tensors []WriteTensor, metadata map[string]string) (
 	}
 	if err := tmp.Chmod(0o644); err != nil {
 		return wrapErr(path, "", ErrIO, err, "cannot chmod")
-	}
-	if err := tmp.Close(); err != nil {
-		return wrapErr(path, "", ErrIO, err, "cannot close")
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return wrapErr(path, "", ErrIO, err, "cannot rename into place")
 	}
 	return nil
 }

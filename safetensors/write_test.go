@@ -55,7 +55,7 @@ func checkSame(t *testing.T, f *File, ts []WriteTensor) {
 
 func TestWriteRoundTrip(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	meta := map[string]string{"format": "pt", "weird key \"\n": "välue <&>"}
+	meta := map[string]string{"format": "pt", "weird key \"\n": "välue <&>", "ctl\x01\x1f\\": "\t/"}
 	for iter := range 20 {
 		ts := randomTensors(r)
 		var buf bytes.Buffer
