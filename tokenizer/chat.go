@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"math"
 	"reflect"
 	"sort"
@@ -64,7 +63,8 @@ func newChatTemplate(src string) (*chatTemplate, error) {
 	cfg := config.New()
 	cfg.TrimBlocks = true
 	cfg.LeftStripBlocks = true
-	filters := exec.NewFilterSet(maps.Clone(builtinFilters()))
+	// a private copy of gonja's filters, so the shared table is not changed
+	filters := exec.NewFilterSet(map[string]exec.FilterFunction{}).Update(builtins.Filters)
 	if err := filters.Replace("tojson", filterPyJSON); err != nil {
 		return nil, err
 	}
@@ -90,24 +90,6 @@ func newChatTemplate(src string) (*chatTemplate, error) {
 	}
 	return &chatTemplate{tmpl: tmpl}, nil
 }
-
-// builtinFilters returns a copy of gonja's filter table without touching the
-// shared one.
-func builtinFilters() map[string]exec.FilterFunction {
-	out := map[string]exec.FilterFunction{}
-	for _, name := range filterNames {
-		if f, ok := builtins.Filters.Get(name); ok {
-			out[name] = f
-		}
-	}
-	return out
-}
-
-var filterNames = []string{"abs", "attr", "batch", "capitalize", "center", "default", "d", "dictsort", "e", "escape",
-	"filesizeformat", "first", "float", "forceescape", "format", "groupby", "indent", "int", "items", "join", "last",
-	"length", "count", "list", "lower", "map", "max", "min", "pprint", "random", "reject", "rejectattr", "replace",
-	"reverse", "round", "safe", "select", "selectattr", "slice", "sort", "string", "striptags", "sum", "title",
-	"tojson", "trim", "truncate", "unique", "upper", "urlencode", "urlize", "wordcount", "wordwrap", "xmlattr"}
 
 func (t *Tokenizer) template() (*chatTemplate, error) {
 	t.tmplOnce.Do(func() {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"unicode/utf8"
 )
@@ -250,5 +251,50 @@ func TestLoadErrors(t *testing.T) {
 		if _, err := parse(tc.mutate(src), nil); err == nil || !strings.Contains(err.Error(), tc.mention) {
 			t.Errorf("%s: err = %v, want it to mention %q", tc.name, err, tc.mention)
 		}
+	}
+}
+
+// TestConcurrentUse encodes, decodes and renders from several goroutines
+// (the pre-token cache and the template are shared).
+func TestConcurrentUse(t *testing.T) {
+	tok := qwen(t)
+	texts := []string{"Hello, world! 你好", "<think>\nstep\n</think>\n\nThe answer is 4.", "  spaced   out  ", "émoji 🍕"}
+	want := make([][]int, len(texts))
+	for i, s := range texts {
+		want[i] = tok.Encode(s)
+	}
+	wantChat, err := tok.ApplyChatTemplate([]Message{{Role: "user", Content: "hi"}}, ChatOptions{AddGenerationPrompt: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 64)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for k := 0; k < 50; k++ {
+				i := (g + k) % len(texts)
+				if ids := tok.Encode(texts[i]); !eqInts(ids, want[i]) {
+					errs <- "Encode differs under concurrency"
+					return
+				}
+				if tok.Decode(want[i], false) != texts[i] {
+					errs <- "Decode differs under concurrency"
+					return
+				}
+				if k%10 == 0 {
+					if s, err := tok.ApplyChatTemplate([]Message{{Role: "user", Content: "hi"}}, ChatOptions{AddGenerationPrompt: true}); err != nil || s != wantChat {
+						errs <- "ApplyChatTemplate differs under concurrency"
+						return
+					}
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }
