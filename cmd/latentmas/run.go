@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+
+	"github.com/latentmas/latentmas/eval"
+	"github.com/latentmas/latentmas/hub"
+	"github.com/latentmas/latentmas/latent"
+	"github.com/latentmas/latentmas/mas"
+	"github.com/latentmas/latentmas/model/qwen"
+	"github.com/latentmas/latentmas/tokenizer"
+)
+
+func init() {
+	register(command{
+		name:    "run",
+		summary: "evaluate a method (baseline, text_mas, latent_mas) on a benchmark task",
+		run:     runRun,
+	})
+	register(command{
+		name:    "merge",
+		summary: "combine the outputs of sharded runs into one summary",
+		run:     runMerge,
+	})
+}
+
+// runFlags are the reference's run.py flags plus ours.
+type runFlags struct {
+	method, model, task, prompt, split, data, dataDir, output   string
+	latentSteps, maxSamples, maxNew, batch, contextLen, threads int
+	realign, think, latentOnly, seqOnly, resume, offline        bool
+	resize, useVLLM                                             bool
+	temperature, topP, ridge                                    float64
+	topK                                                        int
+	seed                                                        uint64
+	shard                                                       string
+}
+
+func runRun(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("run", `Usage: latentmas run --method METHOD --model_name MODEL [--task gsm8k] [flags]
+
+Evaluates a method on a task the way the LatentMAS reference does, printing
+each problem in the reference's log format on stdout and a final JSON
+summary. Results are appended to OUTPUT/results.jsonl as each problem
+finishes (--resume continues a killed run), times to timings.jsonl, and the
+summary to summary.json. Reference command lines run unchanged; dash and
+underscore spellings of flags are the same flag.
+
+Methods: baseline (one agent), text_mas (four agents passing text),
+latent_mas (planner, critic and refiner think in latent space and hand
+their KV cache on; only the judger writes text).`, stderr)
+	var f runFlags
+	fs.StringVar(&f.method, "method", "", "baseline | text_mas | latent_mas (required)")
+	fs.StringVar(&f.model, "model_name", "", "checkpoint directory or Hugging Face repo id, any Qwen2/2.5/3 model (required)")
+	fs.StringVar(&f.task, "task", "gsm8k", "gsm8k | aime2024 | aime2025 | gpqa | arc_easy | arc_challenge | mbppplus | humanevalplus | medqa")
+	fs.StringVar(&f.prompt, "prompt", "sequential", "agent architecture: sequential | hierarchical")
+	fs.StringVar(&f.split, "split", "test", "dataset split (gsm8k only; other tasks use their fixed split)")
+	fs.StringVar(&f.data, "data", "", "local dataset file (.jsonl, .json, .parquet) instead of the Hub")
+	fs.StringVar(&f.dataDir, "data_dir", "", "folder with local-only datasets (medqa/medqa.json); default $LATENTMAS_DATA")
+	fs.StringVar(&f.output, "output", "", "output folder (default results/MODEL_TASK_METHOD_PROMPT)")
+	fs.IntVar(&f.latentSteps, "latent_steps", 0, "latent steps per non-judger agent (0: the judger gets no cache, as in the reference)")
+	fs.BoolVar(&f.realign, "latent_space_realign", false, "map hidden states with the ridge realignment matrix (off: norm rescale only)")
+	fs.BoolVar(&f.think, "think", false, "append <think> to every latent_mas agent prompt")
+	fs.BoolVar(&f.latentOnly, "latent_only", false, "latent_mas: the next agent sees only the previous agent's latent positions")
+	fs.BoolVar(&f.seqOnly, "sequential_info_only", false, "latent_mas: the next agent sees only the previous agent's prompt and latents")
+	fs.IntVar(&f.maxSamples, "max_samples", -1, "problems to evaluate (-1 = all)")
+	fs.IntVar(&f.maxNew, "max_new_tokens", 4096, "new-token budget per generating agent")
+	fs.Float64Var(&f.temperature, "temperature", 0.6, "sampling temperature (0 = greedy)")
+	fs.Float64Var(&f.topP, "top_p", 0.95, "top-p")
+	fs.IntVar(&f.topK, "top_k", -1, "top-k (default from the model's generation_config.json; 0 = off)")
+	fs.IntVar(&f.batch, "generate_bs", 20, "problems per batch (results do not depend on it)")
+	fs.IntVar(&f.contextLen, "text_mas_context_length", -1, "text_mas context limit in characters (-1 = unlimited)")
+	fs.Uint64Var(&f.seed, "seed", 42, "random seed; each problem gets its own stream")
+	fs.Float64Var(&f.ridge, "ridge", 1e-5, "ridge λ of the realignment matrix")
+	fs.BoolVar(&f.resize, "resize_embeddings", true, "compute realignment statistics over the first len(tokenizer) embedding rows, as the reference's resize does")
+	fs.BoolVar(&f.resume, "resume", false, "continue a run: skip problems already in OUTPUT/results.jsonl")
+	fs.StringVar(&f.shard, "shard", "", "i/n: run every n-th problem starting at i (combine with latentmas merge)")
+	fs.IntVar(&f.threads, "threads", 0, "worker threads (0 = all cores)")
+	fs.BoolVar(&f.offline, "offline", false, "never download (also HF_HUB_OFFLINE=1)")
+	fs.BoolVar(&f.useVLLM, "use_vllm", false, "not supported (vLLM is a GPU server); accepted only to explain")
+	for _, ignored := range []string{"device", "device2"} {
+		fs.String(ignored, "", "accepted for reference compatibility; ignored (CPU)")
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if f.useVLLM {
+		return fmt.Errorf("--use_vllm is not supported: latentmas runs the Hugging Face path on CPU")
+	}
+	if f.method == "" || f.model == "" {
+		return fmt.Errorf("--method and --model_name are required (see --help)")
+	}
+	var shardI, shardN int
+	if f.shard != "" {
+		if _, err := fmt.Sscanf(f.shard, "%d/%d", &shardI, &shardN); err != nil || shardN < 1 || shardI < 0 || shardI >= shardN {
+			return fmt.Errorf("--shard must be i/n with 0 ≤ i < n, got %q", f.shard)
+		}
+	}
+	opt := mas.Options{Method: f.method, Arch: f.prompt, LatentSteps: f.latentSteps, Think: f.think,
+		LatentOnly: f.latentOnly, SequentialInfoOnly: f.seqOnly || f.latentOnly, MaxNewTokens: f.maxNew,
+		ContextLength: f.contextLen, Seed: f.seed}
+	opt.Sampling = mas.SamplingConfig{Temperature: f.temperature, TopP: f.topP, TopK: 0}
+	if err := opt.Validate(); err != nil {
+		return err
+	}
+	if _, err := eval.Lookup(f.task); err != nil {
+		return err
+	}
+
+	dir, err := resolveModel(f.model, f.offline, stderr)
+	if err != nil {
+		return err
+	}
+	gen, err := mas.LoadGenerationConfig(dir)
+	if err != nil {
+		return err
+	}
+	opt.Sampling.EOS, opt.Sampling.Pad = gen.EOS, gen.Pad
+	opt.Sampling.TopK = gen.TopK
+	if f.topK >= 0 {
+		opt.Sampling.TopK = f.topK
+	}
+	tok, err := tokenizer.Load(dir)
+	if err != nil {
+		return err
+	}
+	m, err := qwen.Load(dir, qwen.Options{Threads: f.threads})
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	runner := &mas.Runner{Model: m, Tok: tok, Opt: opt}
+	if f.method == "latent_mas" {
+		ro := latent.RealignOptions{Enabled: f.realign, Lambda: f.ridge, Progress: stderr}
+		if f.resize {
+			ro.Rows = tok.Len()
+		}
+		if cd, err := os.UserCacheDir(); err == nil {
+			ro.CacheDir = filepath.Join(cd, "latentmas", "realign")
+		}
+		r, st, err := latent.BuildRealigner(m, ro)
+		if err != nil {
+			return err
+		}
+		if f.realign {
+			src := "computed"
+			if st.FromCache {
+				src = "from cache"
+			}
+			fmt.Fprintf(stderr, "realignment matrix %s in %.1fs (%s)\n", src, st.Elapsed.Seconds(), st.CacheFile)
+		}
+		runner.Realign = r
+	}
+	out := f.output
+	if out == "" {
+		out = filepath.Join("results", fmt.Sprintf("%s_%s_%s_%s", sanitize(f.model), f.task, f.method, f.prompt))
+		if shardN > 1 {
+			out += fmt.Sprintf("_shard%dof%d", shardI, shardN)
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	client := hub.NewClientFromEnv()
+	client.Offline = client.Offline || f.offline
+	client.Progress = stderr
+	cfg := eval.RunConfig{
+		Task: f.task, MaxSamples: f.maxSamples, BatchSize: f.batch, ShardIndex: shardI, ShardCount: shardN,
+		OutputDir: out, Resume: f.resume, Model: f.model, Log: stdout, Progress: stderr,
+		Load: eval.LoadOptions{Split: f.split, DataPath: f.data, DataDir: f.dataDir, Fetcher: client},
+	}
+	fmt.Fprintf(stderr, "latentmas run: %s on %s (%s), %d threads, results in %s\n", f.method, f.task, f.model, m.Pool.Threads(), out)
+	s, err := eval.Run(ctx, cfg, runner)
+	if err != nil {
+		return err
+	}
+	b, _ := json.Marshal(s)
+	fmt.Fprintln(stdout, string(b))
+	return nil
+}
+
+// sanitize makes a model reference usable in a file name.
+func sanitize(s string) string {
+	s = strings.TrimRight(s, "/")
+	if st, err := os.Stat(s); err == nil && st.IsDir() {
+		s = filepath.Base(s)
+	}
+	return strings.NewReplacer("/", "_", "\\", "_", ":", "_", " ", "_").Replace(s)
+}
+
+func runMerge(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("merge", `Usage: latentmas merge --output DIR SHARD_DIR...
+
+Combines the results.jsonl of sharded runs (latentmas run --shard i/n) into
+DIR/results.jsonl and DIR/summary.json, and prints the summary.`, stderr)
+	out := fs.String("output", "", "folder for the merged results (required)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *out == "" || fs.NArg() == 0 {
+		return fmt.Errorf("give --output and at least one shard folder")
+	}
+	s, err := eval.Merge(fs.Args(), *out)
+	if err != nil {
+		return err
+	}
+	b, _ := json.Marshal(s)
+	fmt.Fprintln(stdout, string(b))
+	return nil
+}

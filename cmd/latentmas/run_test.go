@@ -1,0 +1,181 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/latentmas/latentmas/internal/golden"
+)
+
+func gsm8kData(t *testing.T) string {
+	t.Helper()
+	root, err := golden.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(root, "..", "data", "gsm8k", "test.jsonl")
+	if _, err := os.Stat(p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func runArgs(t *testing.T, out string, extra ...string) []string {
+	return append([]string{"run", "--method", "latent_mas", "--model_name", goldenModel(t, "qwen3-tiny"),
+		"--task", "gsm8k", "--data", gsm8kData(t), "--latent_steps", "2", "--max_new_tokens", "6",
+		"--temperature", "0.6", "--output", out}, extra...)
+}
+
+func readFile(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// The end-to-end run writes a per-problem log, results, and a valid summary.
+func TestRunEndToEnd(t *testing.T) {
+	out := t.TempDir()
+	code, stdout, stderr := run(t, runArgs(t, out, "--max_samples", "5", "--generate_bs", "2", "--latent_space_realign", "--think")...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !hasAll(stdout, "==================== Problem #5 ====================", "----- Agent: Planner (planner) -----",
+		"[Latent Steps]\n2\n", "----- Agent: Judger (judger) -----", "Result: Pred=", strings.Repeat("-", 46)) {
+		t.Errorf("per-problem log incomplete:\n%s", stdout)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	var s map[string]any
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &s); err != nil {
+		t.Fatalf("last line is not the JSON summary: %v", err)
+	}
+	for _, k := range []string{"method", "model", "split", "seed", "max_samples", "accuracy", "correct", "total_time_sec",
+		"time_per_sample_sec", "accuracy_robust", "generated_tokens", "latent_steps", "peak_kv_bytes", "prefill_tok_s", "decode_tok_s"} {
+		if _, ok := s[k]; !ok {
+			t.Errorf("summary lacks %q", k)
+		}
+	}
+	if s["processed"].(float64) != 5 || s["latent_steps"].(float64) != 5*3*2 {
+		t.Errorf("summary: %v", s)
+	}
+	if n := strings.Count(readFile(t, filepath.Join(out, "results.jsonl")), "\n"); n != 5 {
+		t.Errorf("results.jsonl has %d lines", n)
+	}
+	var disk map[string]any
+	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(out, "summary.json"))), &disk); err != nil || disk["accuracy"] != s["accuracy"] {
+		t.Errorf("summary.json: %v %v", err, disk)
+	}
+}
+
+// Same seed ⇒ identical results.jsonl whatever --threads and --generate_bs.
+func TestRunIndependentOfThreadsAndBatch(t *testing.T) {
+	var ref string
+	for _, v := range [][2]string{{"1", "1"}, {"2", "3"}, {"2", "4"}} {
+		out := t.TempDir()
+		if code, _, stderr := run(t, runArgs(t, out, "--max_samples", "4", "--threads", v[0], "--generate_bs", v[1])...); code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		got := readFile(t, filepath.Join(out, "results.jsonl"))
+		if ref == "" {
+			ref = got
+		} else if got != ref {
+			t.Errorf("threads %s, generate_bs %s: results.jsonl differs", v[0], v[1])
+		}
+	}
+}
+
+// A run killed with SIGKILL and resumed gives the same results.jsonl as an
+// uninterrupted one.
+func TestRunKillAndResume(t *testing.T) {
+	full := t.TempDir()
+	args := []string{"--max_samples", "8", "--generate_bs", "1", "--max_new_tokens", "40", "--threads", "1"}
+	if code, _, stderr := run(t, runArgs(t, full, args...)...); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	want := readFile(t, filepath.Join(full, "results.jsonl"))
+
+	out := t.TempDir()
+	results := filepath.Join(out, "results.jsonl")
+	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$", "--"}, runArgs(t, out, args...)...)...)
+	cmd.Env = append(os.Environ(), "LATENTMAS_AS_CLI=1")
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		b, _ := os.ReadFile(results)
+		if n := bytes.Count(b, []byte("\n")); n >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no progress before the kill: %s", errb.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	partial := readFile(t, results)
+	if n := strings.Count(partial, "\n"); n >= 8 {
+		t.Skipf("the run finished (%d lines) before it could be killed; nothing to resume", n)
+	}
+	t.Logf("killed after %d of 8 problems", strings.Count(partial, "\n"))
+	if code, _, stderr := run(t, runArgs(t, out, append(args, "--resume")...)...); code != 0 || !strings.Contains(stderr, "resuming:") {
+		t.Fatalf("resume: exit %d: %s", code, stderr)
+	}
+	if got := readFile(t, results); got != want {
+		t.Errorf("resumed results.jsonl differs from an uninterrupted run:\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestShardAndMerge(t *testing.T) {
+	full, a, b, merged := t.TempDir(), t.TempDir(), t.TempDir(), t.TempDir()
+	for _, o := range [][]string{{full}, {a, "--shard", "0/2"}, {b, "--shard", "1/2"}} {
+		if code, _, stderr := run(t, runArgs(t, o[0], append([]string{"--max_samples", "5"}, o[1:]...)...)...); code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+	}
+	code, stdout, stderr := run(t, "merge", "--output", merged, a, b)
+	if code != 0 {
+		t.Fatalf("merge: exit %d: %s", code, stderr)
+	}
+	if got, want := readFile(t, filepath.Join(merged, "results.jsonl")), readFile(t, filepath.Join(full, "results.jsonl")); got != want {
+		t.Error("merged shards differ from the unsharded run")
+	}
+	if !strings.Contains(stdout, `"processed":5`) {
+		t.Errorf("merged summary: %s", stdout)
+	}
+	if code, _, stderr := run(t, "merge", "--output", merged, a, a); code != 1 || !strings.Contains(stderr, "more than one shard") {
+		t.Errorf("duplicate shard: exit %d %s", code, stderr)
+	}
+}
+
+func TestRunFlagErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--model_name", "x"}, "--method and --model_name are required"},
+		{[]string{"run", "--method", "magic", "--model_name", "x"}, `unknown method "magic"`},
+		{[]string{"run", "--method", "baseline", "--model_name", "x", "--task", "trivia"}, `unknown task "trivia"`},
+		{[]string{"run", "--method", "baseline", "--model_name", "x", "--use_vllm"}, "--use_vllm is not supported"},
+		{[]string{"run", "--method", "baseline", "--model_name", "x", "--shard", "2/2"}, "--shard must be i/n"},
+		{[]string{"run", "--method", "latent_mas", "--model_name", "x", "--prompt", "circular"}, "sequential or hierarchical"},
+	} {
+		code, _, stderr := run(t, tc.args...)
+		if code != 1 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q, want %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
