@@ -114,7 +114,7 @@ func TestRunOutcomes(t *testing.T) {
 			if !strings.Contains(res.Stdout, c.outHas) {
 				t.Errorf("stdout %q does not contain %q", res.Stdout, c.outHas)
 			}
-			if el := time.Since(start); el > 4*time.Second {
+			if el := time.Since(start); el > 6*time.Second {
 				t.Errorf("took %v with a 2 s limit", el)
 			}
 			assertNoLeftovers(t, root)
@@ -150,10 +150,13 @@ func TestMemoryHogFailsCleanly(t *testing.T) {
 	root := testRoot(t)
 	for _, code := range []string{
 		"x = bytearray(8 << 30)\n",
-		"chunks = []\nwhile True:\n    chunks.append(bytearray(16 << 20))\n",
+		"chunks = []\nwhile True:\n    chunks.append(bytearray(64 << 20))\n",
 	} {
 		opts := quick(root)
 		opts.MemoryBytes = 256 << 20
+		// Generous: touching the memory is slow on a loaded machine, and the
+		// point is that the limit, not the clock, stops the program.
+		opts.Timeout = 15 * time.Second
 		res, err := Run(context.Background(), code, opts)
 		if err != nil {
 			t.Fatal(err)
@@ -195,9 +198,12 @@ except PermissionError:
 			t.Errorf("sandboxed write landed in %s", p)
 		}
 	}
-	if res.Isolation.UID == 0 {
-		t.Logf("program ran as root (interpreter %s not usable unprivileged): absolute writes are not prevented; stdout %q",
-			res.Isolation.Python, res.Stdout)
+	if res.Isolation.UID == os.Geteuid() {
+		// No privilege drop (not root, or the interpreter is not usable by
+		// the unprivileged user): absolute paths the caller may write to
+		// stay writable; cwd and HOME are still the sandbox directory.
+		t.Logf("program ran as uid %d like the caller (interpreter %s): absolute writes are not prevented; stdout %q",
+			res.Isolation.UID, res.Isolation.Python, res.Stdout)
 		return
 	}
 	if !strings.Contains(res.Stdout, "outside write denied") {
@@ -290,7 +296,7 @@ func TestContextCancel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.OK || time.Since(start) > 3*time.Second {
+	if res.OK || time.Since(start) > 5*time.Second {
 		t.Errorf("cancelled run: OK=%v after %v", res.OK, time.Since(start))
 	}
 	assertNoLeftovers(t, root)
