@@ -43,7 +43,9 @@ func BenchmarkEncodeGSM8KCold(b *testing.B) {
 	text := string(data)
 	b.SetBytes(int64(len(text)))
 	for b.Loop() {
-		tok.cache.Clear()
+		tok.cacheMu.Lock()
+		tok.cache = nil
+		tok.cacheMu.Unlock()
 		tok.Encode(text)
 	}
 }

@@ -48,8 +48,11 @@ func (t *Tokenizer) bpe(piece string, dst []int) []int {
 	}
 	cacheable := len(piece) <= maxCachedLen
 	if cacheable {
-		if v, ok := t.cache.Load(piece); ok {
-			for _, id := range v.([]int32) {
+		t.cacheMu.RLock()
+		v, ok := t.cache[piece]
+		t.cacheMu.RUnlock()
+		if ok {
+			for _, id := range v {
 				dst = append(dst, int(id))
 			}
 			return dst
@@ -67,14 +70,13 @@ func (t *Tokenizer) bpe(piece string, dst []int) []int {
 		for i, id := range dst[n0:] {
 			out[i] = int32(id)
 		}
+		key := strings.Clone(piece)
 		t.cacheMu.Lock()
-		if t.cacheN >= maxCacheEntries {
-			t.cache.Clear()
-			t.cacheN = 0
+		if t.cache == nil || len(t.cache) >= maxCacheEntries {
+			t.cache = make(map[string][]int32, 1024)
 		}
-		t.cacheN++
+		t.cache[key] = out
 		t.cacheMu.Unlock()
-		t.cache.Store(strings.Clone(piece), out)
 	}
 	return dst
 }

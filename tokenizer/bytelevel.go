@@ -31,18 +31,18 @@ func init() {
 	}
 }
 
-// tokenToBytes is the ByteLevel decoder for one token: the bytes its
-// byte-level characters stand for, or the token's own UTF-8 bytes when some
-// character is outside the byte-level alphabet (as tokenizers does).
-func tokenToBytes(tok string) []byte {
-	out := make([]byte, 0, len(tok))
+// appendTokenBytes is the ByteLevel decoder for one token: it appends the
+// bytes its byte-level characters stand for, or the token's own UTF-8 bytes
+// when some character is outside the byte-level alphabet (as tokenizers does).
+func appendTokenBytes(dst []byte, tok string) []byte {
+	n := len(dst)
 	for _, r := range tok {
 		if r < 0 || int(r) >= len(runeToByte) || runeToByte[r] < 0 {
-			return []byte(tok)
+			return append(dst[:n], tok...)
 		}
-		out = append(out, byte(runeToByte[r]))
+		dst = append(dst, byte(runeToByte[r]))
 	}
-	return out
+	return dst
 }
 
 // bytesToToken maps raw bytes to their byte-level string.

@@ -196,9 +196,12 @@ func (t *Tokenizer) IsAdded(id int) bool {
 }
 
 // Fingerprint is a SHA-256 over the vocabulary, the merges, the added tokens
-// (with their flags) and the normaliser/pre-tokenizer, so two checkpoints'
+// (with their flags) and the normaliser/pre-tokenizer (computed on first use), so two checkpoints'
 // tokenizers can be compared: equal fingerprints tokenise identically.
-func (t *Tokenizer) Fingerprint() [32]byte { return t.fingerprint }
+func (t *Tokenizer) Fingerprint() [32]byte {
+	t.fpOnce.Do(func() { t.fingerprint = t.computeFingerprint() })
+	return t.fingerprint
+}
 
 // EOS returns the eos_token of tokenizer_config.json and its id.
 func (t *Tokenizer) EOS() (tok string, id int, ok bool) { return t.eos, t.eosID, t.eosID >= 0 }

@@ -33,11 +33,11 @@ type Tokenizer struct {
 
 	nfc bool // normaliser is NFC (else none)
 
-	cache sync.Map // pre-token string -> []int32 ids
-	// cacheN counts cache entries (approximate; the cache is reset when full)
-	cacheMu sync.Mutex
-	cacheN  int
+	cacheMu sync.RWMutex
+	cache   map[string][]int32 // pre-token -> ids; dropped when it reaches maxCacheEntries
 
+	mergeList   []uint64 // (left<<32 | right) ids by rank, for the fingerprint
+	fpOnce      sync.Once
 	fingerprint [32]byte
 
 	chatTemplate string
@@ -179,14 +179,13 @@ func parse(tokJSON, cfgJSON []byte) (*Tokenizer, error) {
 			return nil, &fileError{"tokenizer_config.json", err}
 		}
 	}
-	t, merges, err := build(&tj)
+	t, err := build(&tj)
 	if err != nil {
 		return nil, &fileError{"tokenizer.json", err}
 	}
 	if err := t.applyConfig(&cj); err != nil {
 		return nil, &fileError{"tokenizer_config.json", err}
 	}
-	t.fingerprint = t.computeFingerprint(merges)
 	return t, nil
 }
 
@@ -257,27 +256,27 @@ func checkDecoder(raw json.RawMessage) error {
 	return nil
 }
 
-func build(tj *tokenizerJSON) (*Tokenizer, [][2]string, error) {
+func build(tj *tokenizerJSON) (*Tokenizer, error) {
 	m := &tj.Model
 	if m.Type != "" && m.Type != "BPE" {
-		return nil, nil, fmt.Errorf("unsupported model type %q (only BPE)", m.Type)
+		return nil, fmt.Errorf("unsupported model type %q (only BPE)", m.Type)
 	}
 	if m.ByteFallback || (m.ContinuingSubwordPrefix != nil && *m.ContinuingSubwordPrefix != "") ||
 		(m.EndOfWordSuffix != nil && *m.EndOfWordSuffix != "") || (m.Dropout != nil && *m.Dropout != 0) || m.IgnoreMerges {
-		return nil, nil, errors.New("unsupported BPE options (byte_fallback, continuing_subword_prefix, end_of_word_suffix, dropout, ignore_merges)")
+		return nil, errors.New("unsupported BPE options (byte_fallback, continuing_subword_prefix, end_of_word_suffix, dropout, ignore_merges)")
 	}
 	if len(m.Vocab) == 0 {
-		return nil, nil, errors.New("model.vocab is empty")
+		return nil, errors.New("model.vocab is empty")
 	}
 	nfc, err := checkNormalizer(tj.Normalizer)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := checkPreTokenizer(tj.PreTokenizer); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := checkDecoder(tj.Decoder); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	merges := tj.Model.merges
 
@@ -285,7 +284,7 @@ func build(tj *tokenizerJSON) (*Tokenizer, [][2]string, error) {
 	maxID := -1
 	for tok, id := range m.Vocab {
 		if id < 0 || id > 1<<24 {
-			return nil, nil, fmt.Errorf("model.vocab[%q] = %d: id out of range", tok, id)
+			return nil, fmt.Errorf("model.vocab[%q] = %d: id out of range", tok, id)
 		}
 		maxID = max(maxID, id)
 	}
@@ -298,12 +297,13 @@ func build(tj *tokenizerJSON) (*Tokenizer, [][2]string, error) {
 	for i := range t.byteID {
 		id, ok := m.Vocab[string(byteToRune[i])]
 		if !ok {
-			return nil, nil, fmt.Errorf("model.vocab lacks the byte-level symbol %q for byte 0x%02x", string(byteToRune[i]), i)
+			return nil, fmt.Errorf("model.vocab lacks the byte-level symbol %q for byte 0x%02x", string(byteToRune[i]), i)
 		}
 		t.byteID[i] = int32(id)
 	}
 
 	t.merges = make(map[uint64]uint64, len(merges))
+	t.mergeList = make([]uint64, len(merges))
 	var buf []byte
 	for rank, p := range merges {
 		a, ok1 := m.Vocab[p[0]]
@@ -311,10 +311,11 @@ func build(tj *tokenizerJSON) (*Tokenizer, [][2]string, error) {
 		buf = append(append(buf[:0], p[0]...), p[1]...)
 		ab, ok3 := m.Vocab[string(buf)]
 		if !ok1 || !ok2 || !ok3 {
-			return nil, nil, fmt.Errorf("model.merges[%d] = %q %q: token not in vocabulary", rank, p[0], p[1])
+			return nil, fmt.Errorf("model.merges[%d] = %q %q: token not in vocabulary", rank, p[0], p[1])
 		}
 		// a repeated pair keeps its last rank, as tokenizers' HashMap collect does
 		t.merges[uint64(a)<<32|uint64(b)] = uint64(rank)<<32 | uint64(ab)
+		t.mergeList[rank] = uint64(a)<<32 | uint64(b)
 	}
 
 	t.addedID = map[string]int{}
@@ -323,13 +324,21 @@ func build(tj *tokenizerJSON) (*Tokenizer, [][2]string, error) {
 	}
 	t.rebuildMatchers()
 
+	// decoded bytes of every token, in one allocation (never longer than the token)
 	t.tokenBytes = make([][]byte, len(t.idToToken))
+	total := 0
+	for _, tok := range t.idToToken {
+		total += len(tok)
+	}
+	backing := make([]byte, 0, total)
 	for id, tok := range t.idToToken {
 		if tok != "" {
-			t.tokenBytes[id] = tokenToBytes(tok)
+			start := len(backing)
+			backing = appendTokenBytes(backing, tok)
+			t.tokenBytes[id] = backing[start:len(backing):len(backing)]
 		}
 	}
-	return t, merges, nil
+	return t, nil
 }
 
 // addAdded adds a token as tokenizers' AddedVocabulary::add_tokens does
@@ -389,7 +398,7 @@ func (t *Tokenizer) addAdded(a addedToken) {
 	t.isAdded[id] = true
 	t.special[id] = a.Special
 	if t.tokenBytes != nil {
-		t.tokenBytes[id] = tokenToBytes(a.Content)
+		t.tokenBytes[id] = appendTokenBytes(nil, a.Content)
 	}
 }
 
@@ -523,7 +532,7 @@ func (t *Tokenizer) applyConfig(cj *configJSON) error {
 	return nil
 }
 
-func (t *Tokenizer) computeFingerprint(merges [][2]string) [32]byte {
+func (t *Tokenizer) computeFingerprint() [32]byte {
 	h := sha256.New()
 	var n [8]byte
 	wstr := func(s string) {
@@ -547,10 +556,9 @@ func (t *Tokenizer) computeFingerprint(merges [][2]string) [32]byte {
 			wstr(tok)
 		}
 	}
-	wint(len(merges))
-	for _, p := range merges {
-		wstr(p[0])
-		wstr(p[1])
+	wint(len(t.mergeList))
+	for _, p := range t.mergeList {
+		wint(int(p))
 	}
 	added := append([]addedToken(nil), t.added...)
 	sort.Slice(added, func(i, j int) bool { return added[i].ID < added[j].ID })
