@@ -186,6 +186,7 @@ func (r *Runner) baseline(probs []Problem, samplers []*Sampler) ([]Result, Stats
 		return nil, st, err
 	}
 	for i := range res {
+		traces[i].KVBytes, traces[i].KVPositions = caches[i].Bytes(), caches[i].Len()
 		finish(&res[i], caches[i].Bytes())
 	}
 	return res, st, nil
