@@ -2,6 +2,7 @@ package mas
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -25,6 +26,10 @@ type Options struct {
 	ContextLength      int // text_mas context limit in characters; < 0 unlimited
 	Sampling           SamplingConfig
 	Seed               uint64
+	// KNN, when set, prunes the working memory before the critic, the
+	// refiner and the judger (latent_mas only). Its Rand is ignored: each
+	// problem gets its own stream.
+	KNN *latent.KNNOptions
 }
 
 // Validate checks the option combination.
@@ -65,9 +70,18 @@ type AgentTrace struct {
 	NewTokens   int    `json:"new_tokens"`
 	// KVBytes is the working memory after the agent (latent_mas), and
 	// KVPositions its length.
-	KVBytes     int64   `json:"kv_bytes"`
-	KVPositions int     `json:"kv_positions"`
-	Seconds     float64 `json:"seconds"`
+	KVBytes     int64      `json:"kv_bytes"`
+	KVPositions int        `json:"kv_positions"`
+	Pruned      *PruneInfo `json:"knn,omitempty"`
+	Seconds     float64    `json:"seconds"`
+}
+
+// PruneInfo records a kNN pruning of the working memory before an agent.
+type PruneInfo struct {
+	Before      int   `json:"positions_before"`
+	Kept        int   `json:"positions_kept"`
+	BytesBefore int64 `json:"kv_bytes_before"`
+	BytesAfter  int64 `json:"kv_bytes_after"`
 }
 
 // Result is a method's outcome for one problem.
@@ -261,6 +275,11 @@ func (r *Runner) latentMAS(probs []Problem, samplers []*Sampler) ([]Result, Stat
 			}
 			steps := L
 			res[i].Agents = append(res[i].Agents, AgentTrace{Name: role.Name(), Role: string(role), Input: text, InputIDs: tok, InputTokens: len(tok), LatentSteps: &steps})
+			if role != Planner {
+				if err := r.prune(&res[i], caches[i], tok, p.Index); err != nil {
+					return nil, total, err
+				}
+			}
 			agents[i] = latent.Agent{Cache: caches[i], IDs: tok}
 			before[i] = caches[i].Len()
 			total.PromptTokens += len(tok)
@@ -297,10 +316,12 @@ func (r *Runner) latentMAS(probs []Problem, samplers []*Sampler) ([]Result, Stat
 		if err != nil {
 			return nil, total, err
 		}
+		res[i].Agents = append(res[i].Agents, AgentTrace{Name: Judger.Name(), Role: string(Judger), Input: text, InputIDs: tok, InputTokens: len(tok)})
 		if L == 0 { // the reference hands the judger no cache at all (§6 D1)
 			caches[i].Reset()
+		} else if err := r.prune(&res[i], caches[i], tok, p.Index); err != nil {
+			return nil, total, err
 		}
-		res[i].Agents = append(res[i].Agents, AgentTrace{Name: Judger.Name(), Role: string(Judger), Input: text, InputIDs: tok, InputTokens: len(tok)})
 		traces[i], ids[i] = &res[i].Agents[len(res[i].Agents)-1], tok
 	}
 	st, err := r.decode(traces, ids, caches, samplers)
@@ -314,6 +335,26 @@ func (r *Runner) latentMAS(probs []Problem, samplers []*Sampler) ([]Result, Stat
 		finish(&res[i], max(res[i].PeakKVBytes, tr.KVBytes))
 	}
 	return res, total, nil
+}
+
+// prune applies kNN pruning (if configured) to a problem's working memory
+// before the agent whose prompt is ids, recording it on the agent's trace
+// (the last one in res, which the caller has just appended).
+func (r *Runner) prune(res *Result, c *qwen.Cache, ids []int, index int) error {
+	if r.Opt.KNN == nil || c.Len() == 0 {
+		return nil
+	}
+	opt := *r.Opt.KNN
+	// A stream per (problem, pruning): reproducible whatever the batch.
+	opt.Rand = rand.New(rand.NewPCG(r.Opt.Seed^0x6b6e6e, uint64(index)<<8|uint64(len(res.Agents))))
+	kr, err := latent.KNNFilter(r.Model, c, ids, opt)
+	if err != nil {
+		return err
+	}
+	tr := &res.Agents[len(res.Agents)-1]
+	tr.Pruned = &PruneInfo{Before: kr.Before, Kept: kr.After, BytesBefore: kr.BytesBefore, BytesAfter: kr.BytesAfter}
+	res.PeakKVBytes = max(res.PeakKVBytes, kr.BytesBefore)
+	return nil
 }
 
 // finish fills the result's totals from its traces.

@@ -41,6 +41,10 @@ type runFlags struct {
 	topK                                                        int
 	seed                                                        uint64
 	shard                                                       string
+	knn                                                         bool
+	knnPercentage                                               float64
+	knnMinKeep                                                  int
+	knnStrategy, knnPositions                                   string
 }
 
 func runRun(args []string, stdout, stderr io.Writer) error {
@@ -80,6 +84,11 @@ their KV cache on; only the judger writes text).`, stderr)
 	fs.Uint64Var(&f.seed, "seed", 42, "random seed; each problem gets its own stream")
 	fs.Float64Var(&f.ridge, "ridge", 1e-5, "ridge λ of the realignment matrix")
 	fs.BoolVar(&f.resize, "resize_embeddings", true, "compute realignment statistics over the first len(tokenizer) embedding rows, as the reference's resize does")
+	fs.BoolVar(&f.knn, "knn_filter", false, "latent_mas: prune the KV working memory by key similarity before the critic, refiner and judger")
+	fs.Float64Var(&f.knnPercentage, "knn_percentage", 0.8, "fraction of cached positions kept by --knn_filter")
+	fs.IntVar(&f.knnMinKeep, "knn_min_keep", 5, "--knn_filter keeps at least this many positions, always the most recent ones")
+	fs.StringVar(&f.knnStrategy, "knn_strategy", "top", "which earlier positions --knn_filter keeps: top (most similar), bottom (least similar), random")
+	fs.StringVar(&f.knnPositions, "knn_positions", "reference", "RoPE positions after pruning: reference (new tokens continue at the pruned cache length, as the kNN fork does; kept keys keep their old rotation) or keep (new tokens continue from the original position count)")
 	fs.BoolVar(&f.resume, "resume", false, "continue a run: skip problems already in OUTPUT/results.jsonl")
 	fs.StringVar(&f.shard, "shard", "", "i/n: run every n-th problem starting at i (combine with latentmas merge)")
 	fs.IntVar(&f.threads, "threads", 0, "worker threads (0 = all cores)")
@@ -107,6 +116,24 @@ their KV cache on; only the judger writes text).`, stderr)
 		LatentOnly: f.latentOnly, SequentialInfoOnly: f.seqOnly || f.latentOnly, MaxNewTokens: f.maxNew,
 		ContextLength: f.contextLen, Seed: f.seed}
 	opt.Sampling = mas.SamplingConfig{Temperature: f.temperature, TopP: f.topP, TopK: 0}
+	if f.knn {
+		if f.method != "latent_mas" {
+			return fmt.Errorf("--knn_filter needs --method latent_mas")
+		}
+		if f.knnPositions != "reference" && f.knnPositions != "keep" {
+			return fmt.Errorf("--knn_positions must be reference or keep, got %q", f.knnPositions)
+		}
+		if !(f.knnPercentage > 0 && f.knnPercentage <= 1) || f.knnMinKeep < 0 {
+			return fmt.Errorf("--knn_percentage must be in (0, 1] and --knn_min_keep ≥ 0")
+		}
+		switch f.knnStrategy {
+		case latent.KNNTop, latent.KNNBottom, latent.KNNRandom:
+		default:
+			return fmt.Errorf("--knn_strategy must be top, bottom or random, got %q", f.knnStrategy)
+		}
+		opt.KNN = &latent.KNNOptions{Percentage: f.knnPercentage, MinKeep: f.knnMinKeep, Strategy: f.knnStrategy,
+			KeepPositions: f.knnPositions == "keep"}
+	}
 	if err := opt.Validate(); err != nil {
 		return err
 	}

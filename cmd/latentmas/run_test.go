@@ -161,6 +161,40 @@ func TestShardAndMerge(t *testing.T) {
 	}
 }
 
+// kNN pruning runs before critic, refiner and judger and is recorded.
+func TestRunKNN(t *testing.T) {
+	out := t.TempDir()
+	code, _, stderr := run(t, runArgs(t, out, "--max_samples", "2", "--knn_filter", "--knn_percentage", "0.5",
+		"--knn_min_keep", "2", "--knn_strategy", "random")...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(readFile(t, filepath.Join(out, "results.jsonl"))), "\n") {
+		var rec struct {
+			Agents []struct {
+				Name   string
+				Pruned *struct {
+					Before int   `json:"positions_before"`
+					Kept   int   `json:"positions_kept"`
+					BB     int64 `json:"kv_bytes_before"`
+					BA     int64 `json:"kv_bytes_after"`
+				} `json:"knn"`
+			}
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatal(err)
+		}
+		for i, a := range rec.Agents {
+			if (i == 0) != (a.Pruned == nil) {
+				t.Fatalf("%s: pruning record %+v (only the planner runs unpruned)", a.Name, a.Pruned)
+			}
+			if a.Pruned != nil && (a.Pruned.Kept != max(a.Pruned.Before/2, 2) || a.Pruned.BA >= a.Pruned.BB) {
+				t.Errorf("%s: kept %d of %d, bytes %d -> %d", a.Name, a.Pruned.Kept, a.Pruned.Before, a.Pruned.BB, a.Pruned.BA)
+			}
+		}
+	}
+}
+
 func TestRunFlagErrors(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
@@ -172,6 +206,9 @@ func TestRunFlagErrors(t *testing.T) {
 		{[]string{"run", "--method", "baseline", "--model_name", "x", "--use_vllm"}, "--use_vllm is not supported"},
 		{[]string{"run", "--method", "baseline", "--model_name", "x", "--shard", "2/2"}, "--shard must be i/n"},
 		{[]string{"run", "--method", "latent_mas", "--model_name", "x", "--prompt", "circular"}, "sequential or hierarchical"},
+		{[]string{"run", "--method", "text_mas", "--model_name", "x", "--knn_filter"}, "--knn_filter needs --method latent_mas"},
+		{[]string{"run", "--method", "latent_mas", "--model_name", "x", "--knn_filter", "--knn_strategy", "best"}, "--knn_strategy must be"},
+		{[]string{"run", "--method", "latent_mas", "--model_name", "x", "--knn_filter", "--knn_positions", "shift"}, "--knn_positions must be"},
 	} {
 		code, _, stderr := run(t, tc.args...)
 		if code != 1 || !strings.Contains(stderr, tc.want) {
