@@ -212,8 +212,10 @@ func (o Options) withDefaults() Options {
 
 // preamble is run with `python -I -c preamble CPU AS NPROC FSIZE PROGRAM`.
 // It applies the limits, waits for the parent's go-ahead on stdin, executes
-// the program in an empty namespace, and reports success by writing "OK" to
-// file descriptor 3 (so an os._exit(0) inside the program is not a pass).
+// the program in an empty namespace, and reports to file descriptor 3 "OK"
+// on success (so an os._exit(0) inside the program is not a pass) or "ERR\n"
+// and the traceback of the program's own process (stderr may also hold the
+// tracebacks of processes it forked).
 const preamble = `import os, sys, resource, traceback
 def _lim(name, v):
     if v <= 0 or not hasattr(resource, name):
@@ -239,9 +241,19 @@ sys.argv = ['']
 _pid = os.getpid()
 try:
     exec(_src, {})
-except BaseException:
-    traceback.print_exc()
-    sys.stderr.flush()
+except BaseException as _e:
+    try:
+        _tb = traceback.format_exc()
+    except BaseException:
+        _tb = 'Traceback (most recent call last):\n  (unavailable)\n%s\n' % type(_e).__name__
+    try:
+        sys.stderr.write(_tb)
+        sys.stderr.flush()
+    except BaseException:
+        pass
+    if os.getpid() == _pid:
+        _status.write('ERR\n' + _tb)
+        _status.flush()
     os._exit(1)
 try:
     sys.stdout.flush()
@@ -381,6 +393,12 @@ func Run(ctx context.Context, code string, opts Options) (Result, error) {
 		}
 	}
 	statusW.Close()
+	statusCh := make(chan string, 1)
+	go func() {
+		b := &limitedBuffer{max: 1 << 20}
+		io.Copy(b, statusR)
+		statusCh <- b.String()
+	}()
 	if err != nil {
 		stdin.Close()
 		return res, fmt.Errorf("sandbox: starting %s: %w", python, err)
@@ -419,7 +437,15 @@ func Run(ctx context.Context, code string, opts Options) (Result, error) {
 		cg.killAll()
 	}
 	res.Duration = time.Since(start)
-	status, _ := io.ReadAll(statusR)
+	// The status pipe reaches EOF once every holder is gone; something that
+	// escaped the group could hold it open, so do not wait long.
+	var status string
+	select {
+	case status = <-statusCh:
+	case <-time.After(500 * time.Millisecond):
+		statusR.Close()
+		status = <-statusCh
+	}
 
 	res.Stdout, res.Stderr = stdout.String(), stderr.String()
 	res.ExitCode = cmd.ProcessState.ExitCode()
@@ -432,8 +458,10 @@ func Run(ctx context.Context, code string, opts Options) (Result, error) {
 		res.Error = fmt.Sprintf("TimeoutError: Execution exceeded %g seconds", o.Timeout.Seconds())
 	case ctx.Err() != nil:
 		res.Error = "Cancelled: " + ctx.Err().Error()
-	case string(status) == "OK" && res.ExitCode == 0:
+	case status == "OK" && res.ExitCode == 0:
 		res.OK = true
+	case strings.HasPrefix(status, "ERR\n"):
+		res.Error = strings.TrimPrefix(status, "ERR\n")
 	case res.ExitCode == 1 && strings.Contains(res.Stderr, "Traceback (most recent call last)"):
 		res.Error = tracebackOf(res.Stderr)
 	case res.Signal != "":
