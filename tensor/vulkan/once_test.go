@@ -1,0 +1,7 @@
+//go:build vulkan
+
+package vulkan
+
+import "sync"
+
+type onceT = sync.Once
