@@ -21,6 +21,13 @@ type impl struct {
 	scaleF32       func(alpha float32, x []float32)
 	addF32         func(dst, a, b []float32)
 	ropeF32        func(x, cos, sin []float32)
+
+	// For the machine-limit measurements.
+	sumSqF32    func(x []float32) float32
+	peakFMA     func(n uintptr) // n iterations of peakFlops flops
+	peakFlops   float64
+	peakDP      func(n uintptr) // VDPBF16PS loop, nil if absent
+	peakDPFlops float64
 }
 
 var genericImpl = &impl{
@@ -37,6 +44,9 @@ var genericImpl = &impl{
 	scaleF32:       ScaleF32Generic,
 	addF32:         AddF32Generic,
 	ropeF32:        RoPEF32Generic,
+	sumSqF32:       sumSqF32Generic,
+	peakFMA:        peakFMAGeneric,
+	peakFlops:      peakGenericFlops,
 }
 
 // levelOrder ranks every level name any build knows, lowest first;
@@ -70,6 +80,7 @@ var (
 	addF32         func(dst, a, b []float32)
 	ropeF32        func(x, cos, sin []float32)
 	dispatch       string
+	cur            *impl
 )
 
 func use(i *impl) {
@@ -78,6 +89,7 @@ func use(i *impl) {
 	rmsNormF32, siluMulF32, softmaxF32 = i.rmsNormF32, i.siluMulF32, i.softmaxF32
 	scaleF32, addF32, ropeF32 = i.scaleF32, i.addF32, i.ropeF32
 	dispatch = i.name
+	cur = i
 }
 
 func init() {

@@ -9,8 +9,8 @@ var avx512Kernels = &vecKernels{
 	dot:   dotF32_avx512, axpy: axpyF32_avx512, sumSq: sumSqF32_avx512,
 	scale: scaleF32_avx512, add: addF32_avx512, mulScale: mulScaleF32_avx512,
 	siluMul: siluMulF32_avx512, max: maxF32_avx512, expSum: expSumF32_avx512,
-	rope: ropeF32_avx512,
-	f32:  tilesF32_avx512, bf16: tilesBF16_avx512, f16: tilesF16_avx512,
+	rope: ropeF32_avx512, peakFMA: peakFMA_avx512, peakDP: peakDP_avx512,
+	f32: tilesF32_avx512, bf16: tilesBF16_avx512, f16: tilesF16_avx512,
 }
 
 var avx2Kernels = &vecKernels{
@@ -18,8 +18,8 @@ var avx2Kernels = &vecKernels{
 	dot:   dotF32_avx2, axpy: axpyF32_avx2, sumSq: sumSqF32_avx2,
 	scale: scaleF32_avx2, add: addF32_avx2, mulScale: mulScaleF32_avx2,
 	siluMul: siluMulF32_avx2, max: maxF32_avx2, expSum: expSumF32_avx2,
-	rope: ropeF32_avx2,
-	f32:  tilesF32_avx2, bf16: tilesBF16_avx2, f16: tilesF16_avx2,
+	rope: ropeF32_avx2, peakFMA: peakFMA_avx2,
+	f32: tilesF32_avx2, bf16: tilesBF16_avx2, f16: tilesF16_avx2,
 }
 
 func archLevels() []*impl {

@@ -28,6 +28,11 @@ type vecKernels struct {
 	f32, bf16 tileSet
 	f16       tileSet
 	bf16dp    tileSet // VDPBF16PS tiles over 32-wide k blocks; nil if absent
+	// Matrix-vector kernels: one x row times mvRows w rows.
+	mvF32, mvBF16, mvF16 tileFn
+	mvRows               int
+	peakFMA              func(n uintptr)
+	peakDP               func(n uintptr)
 }
 
 func (v *vecKernels) impl(name string) *impl {
@@ -45,9 +50,13 @@ func (v *vecKernels) impl(name string) *impl {
 		scaleF32:       v.scaleF32,
 		addF32:         v.addF32,
 		ropeF32:        v.ropeF32,
+		sumSqF32:       v.sumSqF32,
+		peakFMA:        v.peakFMA,
+		peakFlops:      float64(12 * 2 * v.lanes),
 	}
 	if v.bf16dp != nil {
 		i.matMulBF16BF16 = v.matMulBF16BF16
+		i.peakDP, i.peakDPFlops = v.peakDP, 12*64
 	}
 	return i
 }
@@ -205,8 +214,10 @@ func checkMM(ly, ldy, lx, ldx, lw, ldw, m, n, kk int) {
 const xBlockBytes = 256 << 10
 
 // driveMM runs the micro-kernels of ts over the whole product; kb is the k
-// block width of ts, xs and ws the element sizes of x and w in bytes.
-func driveMM(ts tileSet, kb int, y []float32, ldy int, xp unsafe.Pointer, xs, ldx int, wp unsafe.Pointer, ws, ldw int, m, n, kk int) {
+// block width of ts, xs and ws the element sizes of x and w in bytes. For
+// m = 1 it runs mv (1×mvRows) first when given: a matrix-vector product is
+// bound by memory, and more rows at once keep more DRAM streams in flight.
+func driveMM(ts tileSet, mv tileFn, mvRows int, kb int, y []float32, ldy int, xp unsafe.Pointer, xs, ldx int, wp unsafe.Pointer, ws, ldw int, m, n, kk int) {
 	mrMax, nrMax := len(ts), len(ts[0])
 	nblk := uintptr(kk / kb)
 	mb := m
@@ -218,6 +229,17 @@ func driveMM(ts tileSet, kb int, y []float32, ldy int, xp unsafe.Pointer, xs, ld
 	}
 	yp := p32(y)
 	bx, bw, by := uintptr(ldx*xs), uintptr(ldw*ws), uintptr(ldy*4)
+	if m == 1 && mv != nil {
+		r0 := 0
+		for ; r0+mvRows <= n; r0 += mvRows {
+			mv(xp, bx, unsafe.Add(wp, r0*ldw*ws), bw, unsafe.Add(yp, r0*4), by, nblk)
+		}
+		for ; r0 < n; r0 += nrMax {
+			nr := min(nrMax, n-r0)
+			ts[0][nr-1](xp, bx, unsafe.Add(wp, r0*ldw*ws), bw, unsafe.Add(yp, r0*4), by, nblk)
+		}
+		return
+	}
 	for t0 := 0; t0 < m; t0 += mb {
 		t1 := min(m, t0+mb)
 		for r0 := 0; r0 < n; r0 += nrMax {
@@ -236,7 +258,7 @@ func (v *vecKernels) matMulF32(y []float32, ldy int, x []float32, ldx int, w []f
 	if m == 0 || n == 0 {
 		return
 	}
-	driveMM(v.f32, v.lanes, y, ldy, p32(x), 4, ldx, p32(w), 4, ldw, m, n, kk)
+	driveMM(v.f32, v.mvF32, v.mvRows, v.lanes, y, ldy, p32(x), 4, ldx, p32(w), 4, ldw, m, n, kk)
 	if k0 := kk - kk%v.lanes; k0 < kk {
 		for t := 0; t < m; t++ {
 			xr := x[t*ldx+k0 : t*ldx+kk]
@@ -257,7 +279,7 @@ func (v *vecKernels) matMulBF16(y []float32, ldy int, x []float32, ldx int, w []
 	if m == 0 || n == 0 {
 		return
 	}
-	driveMM(v.bf16, v.lanes, y, ldy, p32(x), 4, ldx, p16(w), 2, ldw, m, n, kk)
+	driveMM(v.bf16, v.mvBF16, v.mvRows, v.lanes, y, ldy, p32(x), 4, ldx, p16(w), 2, ldw, m, n, kk)
 	if k0 := kk - kk%v.lanes; k0 < kk {
 		for t := 0; t < m; t++ {
 			xr := x[t*ldx+k0 : t*ldx+kk]
@@ -278,7 +300,7 @@ func (v *vecKernels) matMulF16(y []float32, ldy int, x []float32, ldx int, w []u
 	if m == 0 || n == 0 {
 		return
 	}
-	driveMM(v.f16, v.lanes, y, ldy, p32(x), 4, ldx, p16(w), 2, ldw, m, n, kk)
+	driveMM(v.f16, v.mvF16, v.mvRows, v.lanes, y, ldy, p32(x), 4, ldx, p16(w), 2, ldw, m, n, kk)
 	if k0 := kk - kk%v.lanes; k0 < kk {
 		for t := 0; t < m; t++ {
 			xr := x[t*ldx+k0 : t*ldx+kk]
@@ -299,7 +321,7 @@ func (v *vecKernels) matMulBF16BF16(y []float32, ldy int, x []uint16, ldx int, w
 	if m == 0 || n == 0 {
 		return
 	}
-	driveMM(v.bf16dp, 32, y, ldy, p16(x), 2, ldx, p16(w), 2, ldw, m, n, kk)
+	driveMM(v.bf16dp, nil, 0, 32, y, ldy, p16(x), 2, ldx, p16(w), 2, ldw, m, n, kk)
 	if k0 := kk - kk%32; k0 < kk {
 		for t := 0; t < m; t++ {
 			xr := x[t*ldx+k0 : t*ldx+kk]

@@ -6,6 +6,24 @@ package asm
 import "unsafe"
 
 //go:noescape
+func mmF32_avx512_1x16(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
+func mmBF16_avx512_1x16(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
+func mmF16_avx512_1x16(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
+func mmF32_avx2_1x8(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
+func mmBF16_avx2_1x8(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
+func mmF16_avx2_1x8(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
 func mmBF16DP_avx512_1x1(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 
 //go:noescape
@@ -410,3 +428,12 @@ func expSumF32_avx2(x unsafe.Pointer, m float32, nblk uintptr) float32
 
 //go:noescape
 func ropeF32_avx2(x unsafe.Pointer, half uintptr, c, s unsafe.Pointer, nblk uintptr)
+
+//go:noescape
+func peakFMA_avx512(n uintptr)
+
+//go:noescape
+func peakFMA_avx2(n uintptr)
+
+//go:noescape
+func peakDP_avx512(n uintptr)

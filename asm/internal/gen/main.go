@@ -85,10 +85,30 @@ func vdpbf16ps(dst, src1, src2 int) string {
 // nr rows of w over nblk blocks of `lanes` (or 32 for bf16dp) k values.
 //
 // func name(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
-func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool) string {
+func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int) string {
 	name := fmt.Sprintf("mm%s_%s_%dx%d", dt.name, s.name, mr, nr)
 	if dp {
 		name = fmt.Sprintf("mmBF16DP_%s_%dx%d", s.name, mr, nr)
+	}
+	if pf > 0 {
+		name += fmt.Sprintf("_pf%d", pf)
+	}
+	if unroll > 1 {
+		name += "_u2"
+	}
+	if pf < 0 {
+		name += fmt.Sprintf("_pfnext%d", -pf)
+	}
+	// w rows 4g..4g+3 (nr > 4, mr == 1 only) are addressed from wBase[g].
+	wBase := []string{"DI", "R13", "R12", "AX", "DX", "R11"}
+	wAddr := func(r, off int) string {
+		return rowAddr(wBase[r/4], "BX", "CX", r%4, off)
+	}
+	if nr > 4 && mr > 1 || nr > 24 || nr > 16 && pf < 0 {
+		panic("tile shape")
+	}
+	if pf <= -2 && nr > 16 {
+		panic("tile shape")
 	}
 	b.p("// func %s(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)", name)
 	b.p("TEXT ·%s(SB), NOSPLIT, $0-56", name)
@@ -102,9 +122,33 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool) string {
 	b.p("\tLEAQ (AX)(AX*2), DX")
 	b.p("\tLEAQ (BX)(BX*2), CX")
 	b.p("\tLEAQ (R9)(R9*2), R11")
+	for g := 1; g < (nr+3)/4; g++ {
+		b.p("\tLEAQ (%s)(BX*4), %s", wBase[g-1], wBase[g])
+	}
+	// Prefetch bases: the rows of the next tile (mr == 1, nr = 4 or 8).
+	pfBase := []string{"DX", "R11"}
+	if pf <= -2 {
+		// Linear prefetch of the next tile (rows assumed contiguous).
+		b.p("\tMOVQ BX, DX")
+		b.p("\tIMULQ $%d, DX", nr)
+		b.p("\tADDQ DI, DX")
+	}
+	if pf == -1 {
+		if mr > 1 || nr > 8 {
+			panic("pfnext shape")
+		}
+		b.p("\tMOVQ BX, DX")
+		b.p("\tIMULQ $%d, DX", nr)
+		b.p("\tADDQ DI, DX")
+		b.p("\tLEAQ (DX)(BX*4), R11")
+	}
 	acc := func(t, r int) int { return t*nr + r }
 	xr := func(t int) int { return 16 + t }
-	wr := func(r int) int { return 20 + r }
+	wr := func(r int) int { return 20 + r%4 }
+	if nr > 16 {
+		xr = func(t int) int { return 28 }
+		wr = func(r int) int { return 29 + r%2 }
+	}
 	if s.name == "avx2" {
 		xr = func(t int) int { return 12 + t }
 		wr = func(r int) int { return 15 }
@@ -123,40 +167,84 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool) string {
 	if dp {
 		xstep, wstep = 64, 64
 	}
-	b.p("\tTESTQ R10, R10")
-	b.p("\tJEQ reduce")
-	b.p("loop:")
-	for t := 0; t < mr; t++ {
-		if dp {
-			b.p("\tVMOVDQU32 %s, %s", rowAddr("SI", "AX", "DX", t, 0), s.r(xr(t)))
-		} else {
-			b.p("\tVMOVUPS %s, %s", rowAddr("SI", "AX", "DX", t, 0), s.r(xr(t)))
-		}
-	}
-	for r := 0; r < nr; r++ {
-		addr := rowAddr("DI", "BX", "CX", r, 0)
-		w := s.r(wr(r))
-		switch {
-		case dp:
-			b.p("\tVMOVDQU32 %s, %s", addr, w)
-		case dt.name == "F32":
-			b.p("\tVMOVUPS %s, %s", addr, w)
-		case dt.name == "BF16":
-			b.p("\tVPMOVZXWD %s, %s", addr, w)
-			b.p("\tVPSLLD $16, %s, %s", w, w)
-		case dt.name == "F16":
-			b.p("\tVCVTPH2PS %s, %s", addr, w)
-		}
+	body := func(u int) {
 		for t := 0; t < mr; t++ {
 			if dp {
-				b.p("\t%s", vdpbf16ps(acc(t, r), xr(t), wr(r)))
+				b.p("\tVMOVDQU32 %s, %s", rowAddr("SI", "AX", "DX", t, u*xstep), s.r(xr(t)))
 			} else {
-				b.p("\tVFMADD231PS %s, %s, %s", w, s.r(xr(t)), s.r(acc(t, r)))
+				b.p("\tVMOVUPS %s, %s", rowAddr("SI", "AX", "DX", t, u*xstep), s.r(xr(t)))
+			}
+		}
+		for r := 0; r < nr; r++ {
+			addr := wAddr(r, u*wstep)
+			if pf > 0 && (u == 0 || wstep*unroll <= 64) {
+				b.p("\tPREFETCHT0 %s", wAddr(r, pf+u*wstep))
+			}
+			if pf == -1 {
+				// The same k of the next tile's rows (mr == 1).
+				b.p("\tPREFETCHT0 %s", rowAddr(pfBase[r/4], "BX", "CX", r%4, u*wstep))
+			}
+			w := s.r(wr(r))
+			switch {
+			case dp:
+				b.p("\tVMOVDQU32 %s, %s", addr, w)
+			case dt.name == "F32":
+				b.p("\tVMOVUPS %s, %s", addr, w)
+			case dt.name == "BF16":
+				b.p("\tVPMOVZXWD %s, %s", addr, w)
+				b.p("\tVPSLLD $16, %s, %s", w, w)
+			case dt.name == "F16":
+				b.p("\tVCVTPH2PS %s, %s", addr, w)
+			}
+			for t := 0; t < mr; t++ {
+				if dp {
+					b.p("\t%s", vdpbf16ps(acc(t, r), xr(t), wr(r)))
+				} else {
+					b.p("\tVFMADD231PS %s, %s, %s", w, s.r(xr(t)), s.r(acc(t, r)))
+				}
 			}
 		}
 	}
-	b.p("\tADDQ $%d, SI", xstep)
-	b.p("\tADDQ $%d, DI", wstep)
+	linearPF := func(u int) {
+		if pf > -2 {
+			return
+		}
+		op := map[int]string{-2: "PREFETCHT0", -3: "PREFETCHT2", -4: "PREFETCHNTA"}[pf]
+		for j := 0; j < nr*wstep; j += 64 {
+			b.p("\t%s %d(DX)", op, j+u*nr*wstep)
+		}
+	}
+	advance := func(u int) {
+		b.p("\tADDQ $%d, SI", u*xstep)
+		b.p("\tADDQ $%d, DI", u*wstep)
+		for g := 1; g < (nr+3)/4; g++ {
+			b.p("\tADDQ $%d, %s", u*wstep, wBase[g])
+		}
+		if pf == -1 {
+			b.p("\tADDQ $%d, DX", u*wstep)
+			b.p("\tADDQ $%d, R11", u*wstep)
+		}
+		if pf <= -2 {
+			b.p("\tADDQ $%d, DX", u*nr*wstep)
+		}
+	}
+	if unroll == 2 {
+		// One single block first when nblk is odd.
+		b.p("\tTESTQ $1, R10")
+		b.p("\tJEQ even")
+		body(0)
+		advance(1)
+		b.p("even:")
+		b.p("\tSHRQ $1, R10")
+	}
+	b.p("\tTESTQ R10, R10")
+	b.p("\tJEQ reduce")
+	b.p("loop:")
+	for u := 0; u < unroll; u++ {
+		body(u)
+		linearPF(u)
+	}
+	advance(unroll)
 	b.p("\tDECQ R10")
 	b.p("\tJNE loop")
 	b.p("reduce:")
@@ -168,38 +256,41 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool) string {
 		b.p("\tVPXORD Z31, Z31, Z31")
 		b.p("\tMOVQ $0x1111, R12")
 		b.p("\tKMOVW R12, K1")
-		if nr < 4 {
-			b.p("\tMOVQ $%d, R12", (1<<nr)-1)
+		if nr%4 != 0 {
+			b.p("\tMOVQ $%d, R12", (1<<(nr%4))-1)
 			b.p("\tKMOVW R12, K2")
 		}
 		for t := 0; t < mr; t++ {
-			A := [4]string{"Z31", "Z31", "Z31", "Z31"}
-			for r := 0; r < nr; r++ {
-				A[r] = s.r(acc(t, r))
-			}
-			b.p("\tVSHUFF64X2 $0x44, %s, %s, Z24", A[1], A[0])
-			b.p("\tVSHUFF64X2 $0xEE, %s, %s, Z25", A[1], A[0])
-			b.p("\tVADDPS Z25, Z24, Z24")
-			if nr > 2 {
-				b.p("\tVSHUFF64X2 $0x44, %s, %s, Z26", A[3], A[2])
-				b.p("\tVSHUFF64X2 $0xEE, %s, %s, Z27", A[3], A[2])
-				b.p("\tVADDPS Z27, Z26, Z26")
-			} else {
-				b.p("\tVPXORD Z26, Z26, Z26")
-			}
-			b.p("\tVSHUFF64X2 $0x88, Z26, Z24, Z25")
-			b.p("\tVSHUFF64X2 $0xDD, Z26, Z24, Z27")
-			b.p("\tVADDPS Z27, Z25, Z25")
-			b.p("\tVPERMILPS $0x4E, Z25, Z26")
-			b.p("\tVADDPS Z26, Z25, Z25")
-			b.p("\tVPERMILPS $0xB1, Z25, Z26")
-			b.p("\tVADDPS Z26, Z25, Z25")
-			b.p("\tVCOMPRESSPS.Z Z25, K1, Z26")
-			dst := rowAddr("R8", "R9", "R11", t, 0)
-			if nr == 4 {
-				b.p("\tVMOVUPS X26, %s", dst)
-			} else {
-				b.p("\tVMOVUPS X26, K2, %s", dst)
+			for g := 0; g < nr; g += 4 {
+				A := [4]string{"Z31", "Z31", "Z31", "Z31"}
+				gn := min(4, nr-g)
+				for r := 0; r < gn; r++ {
+					A[r] = s.r(acc(t, g+r))
+				}
+				b.p("\tVSHUFF64X2 $0x44, %s, %s, Z24", A[1], A[0])
+				b.p("\tVSHUFF64X2 $0xEE, %s, %s, Z25", A[1], A[0])
+				b.p("\tVADDPS Z25, Z24, Z24")
+				if gn > 2 {
+					b.p("\tVSHUFF64X2 $0x44, %s, %s, Z26", A[3], A[2])
+					b.p("\tVSHUFF64X2 $0xEE, %s, %s, Z27", A[3], A[2])
+					b.p("\tVADDPS Z27, Z26, Z26")
+				} else {
+					b.p("\tVPXORD Z26, Z26, Z26")
+				}
+				b.p("\tVSHUFF64X2 $0x88, Z26, Z24, Z25")
+				b.p("\tVSHUFF64X2 $0xDD, Z26, Z24, Z27")
+				b.p("\tVADDPS Z27, Z25, Z25")
+				b.p("\tVPERMILPS $0x4E, Z25, Z26")
+				b.p("\tVADDPS Z26, Z25, Z25")
+				b.p("\tVPERMILPS $0xB1, Z25, Z26")
+				b.p("\tVADDPS Z26, Z25, Z25")
+				b.p("\tVCOMPRESSPS.Z Z25, K1, Z26")
+				dst := rowAddr("R8", "R9", "R11", t, 4*g)
+				if gn == 4 {
+					b.p("\tVMOVUPS X26, %s", dst)
+				} else {
+					b.p("\tVMOVUPS X26, K2, %s", dst)
+				}
 			}
 		}
 	} else {
@@ -231,6 +322,7 @@ func main() {
 	s.p("%s//go:build !purego\n\n#include \"textflag.h\"\n", strings.TrimSuffix(header, "\n"))
 	g.p("%s//go:build !purego\n\npackage asm\n\nimport \"unsafe\"\n", strings.TrimSuffix(header, "\n"))
 	tables := map[string][][]string{}
+	var mv []string
 	add := func(tab string, mr, nr int, name string) {
 		t := tables[tab]
 		for len(t) < mr {
@@ -246,15 +338,26 @@ func main() {
 		for _, dt := range dtypes {
 			for mr := 1; mr <= is.mrMax; mr++ {
 				for nr := 1; nr <= is.nrMax; nr++ {
-					add(fmt.Sprintf("tiles%s_%s", dt.name, is.name), mr, nr, tile(&s, is, dt, mr, nr, false))
+					add(fmt.Sprintf("tiles%s_%s", dt.name, is.name), mr, nr, tile(&s, is, dt, mr, nr, false, 0, 1))
 				}
 			}
 		}
 	}
 	for mr := 1; mr <= 4; mr++ {
 		for nr := 1; nr <= 4; nr++ {
-			add("tilesBF16DP_avx512", mr, nr, tile(&s, avx512, dtypes[1], mr, nr, true))
+			add("tilesBF16DP_avx512", mr, nr, tile(&s, avx512, dtypes[1], mr, nr, true, 0, 1))
 		}
+	}
+	// Matrix-vector kernels (m = 1): many rows at once keep enough DRAM
+	// streams in flight; measured best at 16 rows (AVX-512), 8 (AVX2).
+	for _, is := range []isa{avx512, avx2} {
+		nr := map[string]int{"avx512": 16, "avx2": 8}[is.name]
+		for _, dt := range dtypes {
+			mv = append(mv, tile(&s, is, dt, 1, nr, false, 0, 1))
+		}
+	}
+	for _, n := range mv {
+		g.p("//go:noescape\nfunc %s(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)\n", n)
 	}
 	var names []string
 	for k := range tables {
@@ -276,6 +379,7 @@ func main() {
 		g.p("}\n")
 	}
 	vec(&s, &g)
+	peak(&s, &g)
 	write(filepath.Join(*out, "zkernels_amd64.s"), s.Bytes(), false)
 	write(filepath.Join(*out, "zkernels_amd64.go"), g.Bytes(), true)
 }
@@ -687,6 +791,43 @@ func vecISA(sb, gb *buf, s isa) {
 		for _, l := range f.finish {
 			sb.p("\t%s", l)
 		}
+		sb.p("\tRET\n")
+	}
+}
+
+// peak emits register-only loops that measure the multiply-add throughput:
+// 12 independent accumulators, n iterations of 12 instructions each.
+func peak(sb, gb *buf) {
+	for _, k := range []struct {
+		name string
+		s    isa
+		dp   bool
+	}{{"peakFMA_avx512", avx512, false}, {"peakFMA_avx2", avx2, false}, {"peakDP_avx512", avx512, true}} {
+		gb.p("//go:noescape\nfunc %s(n uintptr)\n", k.name)
+		sb.p("// func %s(n uintptr)", k.name)
+		sb.p("TEXT ·%s(SB), NOSPLIT, $0-8", k.name)
+		sb.p("\tMOVQ n+0(FP), CX")
+		for i := 0; i < 14; i++ {
+			if k.s.name == "avx512" {
+				sb.p("\tVPXORD %s, %s, %s", k.s.r(i), k.s.r(i), k.s.r(i))
+			} else {
+				sb.p("\tVXORPS %s, %s, %s", k.s.r(i), k.s.r(i), k.s.r(i))
+			}
+		}
+		sb.p("\tTESTQ CX, CX")
+		sb.p("\tJEQ done")
+		sb.p("loop:")
+		for i := 0; i < 12; i++ {
+			if k.dp {
+				sb.p("\t%s", vdpbf16ps(i, 12, 13))
+			} else {
+				sb.p("\tVFMADD231PS %s, %s, %s", k.s.r(13), k.s.r(12), k.s.r(i))
+			}
+		}
+		sb.p("\tDECQ CX")
+		sb.p("\tJNE loop")
+		sb.p("done:")
+		sb.p("\tVZEROUPPER")
 		sb.p("\tRET\n")
 	}
 }

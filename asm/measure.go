@@ -1,0 +1,129 @@
+package asm
+
+import (
+	"math"
+	"runtime"
+	"sync"
+	"time"
+)
+
+// MeasureReadBandwidth returns the memory read bandwidth in GB/s (1e9
+// bytes per second) that `threads` goroutines reach together when each
+// streams once through its share of a float32 buffer of `bytes` bytes with
+// the current level's sum-of-squares kernel (the same loads the matrix
+// kernels issue). bytes <= 0 means 256 MiB; it should be well above the
+// last-level cache. The best of several passes is returned, so the result
+// is the bandwidth available now: it drops while other processes load the
+// memory system, which is why benchmarks measure it in the same run. The
+// buffer is allocated per call.
+func MeasureReadBandwidth(threads int, bytes int) float64 {
+	if threads < 1 {
+		threads = 1
+	}
+	if bytes <= 0 {
+		bytes = 256 << 20
+	}
+	buf := make([]float32, bytes/4)
+	for i := range buf {
+		buf[i] = 1
+	}
+	return measureRead(threads, buf, 5)
+}
+
+func measureRead(threads int, buf []float32, reps int) float64 {
+	chunk := len(buf) / threads
+	sink := make([]float32, threads)
+	k := cur.sumSqF32
+	best := runParallel(threads, reps, func(i int) {
+		sink[i] += k(buf[i*chunk : (i+1)*chunk])
+	})
+	return float64(chunk*threads*4) / best / 1e9
+}
+
+// MeasurePeakFMA returns the float32 fused multiply-add throughput in
+// GFLOP/s (2 flops per lane) of `threads` goroutines each running a
+// register-only loop of the current level's widest FMA (12 independent
+// accumulators).
+func MeasurePeakFMA(threads int) float64 {
+	return measurePeak(threads, cur.peakFMA, cur.peakFlops)
+}
+
+// MeasurePeakBF16 is MeasurePeakFMA for VDPBF16PS (4 flops per float32
+// lane: two bf16 products and their sums). It returns 0 unless the current
+// level is "avx512bf16".
+func MeasurePeakBF16(threads int) float64 {
+	return measurePeak(threads, cur.peakDP, cur.peakDPFlops)
+}
+
+func measurePeak(threads int, loop func(uintptr), flops float64) float64 {
+	if loop == nil {
+		return 0
+	}
+	if threads < 1 {
+		threads = 1
+	}
+	// Calibrate to ~30 ms per pass on one thread.
+	n := uintptr(1 << 12)
+	for {
+		t := time.Now()
+		loop(n)
+		if d := time.Since(t); d > 3*time.Millisecond || n > 1<<40 {
+			n = uintptr(float64(n) * 30e-3 / d.Seconds())
+			break
+		}
+		n *= 4
+	}
+	best := runParallel(threads, 5, func(int) { loop(n) })
+	return float64(threads) * float64(n) * flops / best / 1e9
+}
+
+// runParallel starts f(i) on `threads` OS-thread-locked goroutines at once,
+// reps times, and returns the shortest wall time of a rep in seconds.
+func runParallel(threads, reps int, f func(i int)) float64 {
+	best := math.Inf(1)
+	for r := 0; r < reps; r++ {
+		var ready, done sync.WaitGroup
+		start := make(chan struct{})
+		ready.Add(threads)
+		done.Add(threads)
+		for i := 0; i < threads; i++ {
+			go func(i int) {
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+				ready.Done()
+				<-start
+				f(i)
+				done.Done()
+			}(i)
+		}
+		ready.Wait()
+		t := time.Now()
+		close(start)
+		done.Wait()
+		best = math.Min(best, time.Since(t).Seconds())
+	}
+	return best
+}
+
+func sumSqF32Generic(x []float32) float32 {
+	var s float32
+	for _, v := range x {
+		s += v * v
+	}
+	return s
+}
+
+const peakGenericFlops = 8 * 2
+
+// peakFMAGeneric is a scalar stand-in for the generic level: 8 chains.
+func peakFMAGeneric(n uintptr) {
+	var a [8]float32
+	for i := uintptr(0); i < n; i++ {
+		for j := range a {
+			a[j] = a[j]*0.999 + 1
+		}
+	}
+	peakSink = a[0] + a[7]
+}
+
+var peakSink float32
