@@ -1,0 +1,132 @@
+// Package bench holds end-to-end benchmarks of the engine and the methods on
+// random-weight models with real Qwen shapes, and the machine limits they are
+// read against (memory read bandwidth, peak FMA and BF16 throughput, measured
+// in the same run with the project's own kernels). `latentmas bench` and the
+// `go test -bench` benchmarks in this package share this code.
+package bench
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/latentmas/latentmas/asm"
+	"github.com/latentmas/latentmas/model/qwen"
+	"github.com/latentmas/latentmas/tensor"
+)
+
+// Limits are the machine's measured limits.
+type Limits struct {
+	ReadGBs      float64 `json:"read_gb_s"`        // memory read bandwidth
+	PeakFMAGFlop float64 `json:"peak_fma_gflop_s"` // float32 FMA
+	PeakBF16     float64 `json:"peak_bf16_gflop_s"`
+	Threads      int     `json:"threads"`
+}
+
+// MeasureLimits measures the limits for a thread count.
+func MeasureLimits(threads int) Limits {
+	return Limits{
+		ReadGBs:      asm.MeasureReadBandwidth(threads, 512<<20),
+		PeakFMAGFlop: asm.MeasurePeakFMA(threads),
+		PeakBF16:     asm.MeasurePeakBF16(threads),
+		Threads:      threads,
+	}
+}
+
+// ModelResult is one model benchmark.
+type ModelResult struct {
+	Shape               string  `json:"shape"`
+	DType               string  `json:"dtype"`
+	Threads             int     `json:"threads"`
+	Dispatch            string  `json:"dispatch"`
+	PromptTokens        int     `json:"prompt_tokens"`
+	GenTokens           int     `json:"gen_tokens"`
+	PrefillTokS         float64 `json:"prefill_tok_s"`
+	DecodeTokS          float64 `json:"decode_tok_s"`
+	WeightBytes         int64   `json:"weight_bytes"`
+	DecodeGBs           float64 `json:"decode_gb_s"`
+	PrefillGFlops       float64 `json:"prefill_gflop_s"`
+	DecodeBWFraction    float64 `json:"decode_bw_fraction"`
+	PrefillPeakFraction float64 `json:"prefill_peak_fraction"`
+	Limits              Limits  `json:"limits"`
+}
+
+// ParseDType maps "bf16"/"f32"/"f16" to a tensor dtype.
+func ParseDType(s string) (tensor.DType, error) {
+	switch strings.ToLower(s) {
+	case "bf16":
+		return tensor.BF16, nil
+	case "f32":
+		return tensor.F32, nil
+	case "f16":
+		return tensor.F16, nil
+	}
+	return 0, fmt.Errorf("unknown dtype %q (bf16, f32 or f16)", s)
+}
+
+// NewModel builds a random-weight model of a named shape.
+func NewModel(shape string, dt tensor.DType, threads int) (*qwen.Model, error) {
+	cfg, err := qwen.Shape(shape)
+	if err != nil {
+		return nil, err
+	}
+	return qwen.NewRandom(cfg, dt, 1, qwen.Options{Threads: threads})
+}
+
+// layerFlops is 2 × the multiply-adds of the weight matrices for one token
+// (the LM head only for the last position of a prefill).
+func layerFlops(m *qwen.Model) float64 {
+	var n float64
+	for i := range m.Layers {
+		L := &m.Layers[i]
+		for _, w := range []*tensor.Mat{&L.Q, &L.K, &L.V, &L.O, &L.Gate, &L.Up, &L.Down} {
+			n += float64(w.Rows) * float64(w.Cols)
+		}
+	}
+	return 2 * n
+}
+
+// RunModel measures prefill of prompt tokens and decoding of gen tokens on m.
+func RunModel(m *qwen.Model, shape string, prompt, gen int, lim Limits) (ModelResult, error) {
+	r := ModelResult{Shape: shape, DType: m.Embed.DType.String(), Threads: m.Pool.Threads(), Dispatch: asm.Dispatch(),
+		PromptTokens: prompt, GenTokens: gen, WeightBytes: m.WeightBytes(), Limits: lim}
+	ids := make([]int, prompt)
+	for i := range ids {
+		ids[i] = (i*7919 + 13) % m.Config.VocabSize
+	}
+	c := m.NewCache(prompt + gen + 1)
+	runtime.GC()
+	t0 := time.Now()
+	out, err := m.Forward([]qwen.Seq{{Cache: c, IDs: ids}}, qwen.Request{Logits: qwen.LogitsLast})
+	if err != nil {
+		return r, err
+	}
+	pre := time.Since(t0).Seconds()
+	next := []int{qwen.Argmax(out.LogitsRow(0))}
+	t0 = time.Now()
+	for i := 0; i < gen; i++ {
+		out, err := m.Forward([]qwen.Seq{{Cache: c, IDs: next}}, qwen.Request{Logits: qwen.LogitsLast})
+		if err != nil {
+			return r, err
+		}
+		next[0] = qwen.Argmax(out.LogitsRow(0))
+	}
+	dec := time.Since(t0).Seconds()
+	r.PrefillTokS = float64(prompt) / pre
+	lm := 2 * float64(m.LMHead.Rows) * float64(m.LMHead.Cols)
+	r.PrefillGFlops = (float64(prompt)*layerFlops(m) + lm) / pre / 1e9
+	if gen > 0 {
+		r.DecodeTokS = float64(gen) / dec
+		r.DecodeGBs = float64(r.WeightBytes) * r.DecodeTokS / 1e9
+	}
+	if lim.ReadGBs > 0 {
+		r.DecodeBWFraction = r.DecodeGBs / lim.ReadGBs
+	}
+	// The default kernels widen bf16/f16 weights and use float32 FMA (the
+	// golden tolerances need float32 activations), so FMA is the peak.
+	if lim.PeakFMAGFlop > 0 {
+		r.PrefillPeakFraction = r.PrefillGFlops / lim.PeakFMAGFlop
+	}
+	return r, nil
+}
