@@ -215,12 +215,62 @@ func (t *Tokenizer) Encode(text string) []int {
 	return ids
 }
 
-// nfcString is norm.NFC.String with a fast path for ASCII, which is always NFC.
+// nfcString is tokenizers' NFC normaliser. That one uses older Unicode data
+// than x/text: code points that take part in normalisation for Go but that
+// tokenizers does not know (hfNormKnown) are opaque starters there, so the
+// text is normalised piecewise between them.
 func nfcString(s string) string {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			return norm.NFC.String(s)
+	i := 0
+	for i < len(s) && s[i] < utf8.RuneSelf {
+		i++
+	}
+	if i == len(s) || norm.NFC.IsNormalString(s) {
+		// if Go finds nothing to change, neither does tokenizers, which
+		// decomposes and composes a subset of what Go does
+		return s
+	}
+	var out []byte
+	last := 0
+	for i < len(s) {
+		if s[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		r, w := utf8.DecodeRuneInString(s[i:])
+		if !hfKnowsNorm(r) && goNormRole(s[i:i+w]) {
+			// (not AppendString: that would normalise across the boundary)
+			out = append(out, norm.NFC.String(s[last:i])...)
+			out = append(out, s[i:i+w]...)
+			last = i + w
+		}
+		i += w
+	}
+	if out == nil {
+		return norm.NFC.String(s)
+	}
+	return string(append(out, norm.NFC.String(s[last:])...))
+}
+
+// goNormRole reports whether the character c takes part in normalisation
+// for x/text: a non-zero combining class, a canonical decomposition, or
+// combining with what precedes it.
+func goNormRole(c string) bool {
+	p := norm.NFC.PropertiesString(c)
+	return p.CCC() != 0 || !p.BoundaryBefore() || norm.NFD.PropertiesString(c).Decomposition() != nil
+}
+
+func hfKnowsNorm(r rune) bool {
+	lo, hi := 0, len(hfNormKnown)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		switch {
+		case r < hfNormKnown[m][0]:
+			hi = m
+		case r >= hfNormKnown[m][1]:
+			lo = m + 1
+		default:
+			return true
 		}
 	}
-	return s
+	return false
 }

@@ -30,19 +30,28 @@ func init() {
 	}
 }
 
+// classOf returns the class of r. Beyond ASCII it looks r up in
+// hfClassRuns, the classes that tokenizers' Oniguruma gives (a newer Unicode
+// than Go 1.26's 15.0: e.g. CJK Extension I and Unicode 16 letters), so
+// results do not depend on the Go toolchain's Unicode tables.
 func classOf(r rune) uint8 {
 	if r < 128 {
 		return asciiClass[r]
 	}
-	switch {
-	case unicode.IsLetter(r):
-		return clsLetter
-	case unicode.IsNumber(r):
-		return clsNumber
-	case unicode.IsSpace(r):
-		return clsSpace
+	// the last run starting at or before r
+	lo, hi := 0, len(hfClassRuns)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if rune(hfClassRuns[m]>>2) <= r {
+			lo = m + 1
+		} else {
+			hi = m
+		}
 	}
-	return clsOther
+	if lo == 0 {
+		return clsOther
+	}
+	return uint8(hfClassRuns[lo-1] & 3)
 }
 
 // next decodes the rune at s[i:] (i < len(s)) with its class and width.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -296,5 +297,48 @@ func TestConcurrentUse(t *testing.T) {
 	close(errs)
 	for e := range errs {
 		t.Error(e)
+	}
+}
+
+// TestClassTable compares the generated Oniguruma class table with Go's
+// unicode package: they must agree on everything Go's Unicode version
+// knows, except a few documented property changes.
+func TestClassTable(t *testing.T) {
+	goClass := func(r rune) uint8 {
+		switch {
+		case unicode.IsLetter(r):
+			return clsLetter
+		case unicode.IsNumber(r):
+			return clsNumber
+		case unicode.IsSpace(r):
+			return clsSpace
+		}
+		return clsOther
+	}
+	newer, differ := 0, 0
+	for r := rune(0x80); r <= unicode.MaxRune; r++ {
+		hf, g := classOf(r), goClass(r)
+		if hf == g {
+			continue
+		}
+		if g == clsOther && unicode.Is(unicode.Categories["Cn"], r) {
+			newer++ // unassigned in Go's Unicode tables
+			continue
+		}
+		differ++
+		t.Logf("U+%04X: tokenizers class %d, Go %d", r, hf, g)
+	}
+	t.Logf("%d code points classified only by the newer Unicode of tokenizers, %d differ", newer, differ)
+	if differ > 0 {
+		t.Errorf("%d code points classified differently from Go's unicode tables", differ)
+	}
+	for _, tc := range []struct {
+		r    rune
+		want uint8
+	}{{'é', clsLetter}, {'中', clsLetter}, {0x2EBF0, clsLetter}, {'٣', clsNumber}, {'½', clsNumber}, {0x3000, clsSpace},
+		{0x85, clsSpace}, {0xA0, clsSpace}, {0x200B, clsOther}, {0x301, clsOther}, {'🍕', clsOther}, {0x10FFFF, clsOther}} {
+		if got := classOf(tc.r); got != tc.want {
+			t.Errorf("classOf(U+%04X) = %d, want %d", tc.r, got, tc.want)
+		}
 	}
 }
