@@ -20,9 +20,21 @@
 //     StreamDecoder emits text incrementally without ever splitting a
 //     character.
 //
+// Unicode behaviour is pinned to tokenizers' own, not to the Go toolchain's
+// tables: unicode_classes.go holds the \p{L}/\p{N}/\s classes that
+// Oniguruma gives every code point and the code points whose normalisation
+// tokenizers' (older) NFC data knows; both were probed from the reference by
+// testdata/gen_unicode_classes.js.
+//
 // Chat templates are the checkpoint's own Jinja chat_template, rendered with
 // gonja using the transformers environment (trim_blocks, lstrip_blocks,
 // Python-style tojson, raise_exception).
+//
+// Reference data in testdata/ comes from Hugging Face's Rust tokenizers (npm
+// package tokenizers 0.23.2) through gen_reference.js (GSM8K ids, tricky
+// strings, decode and added-token cases) and from jinja2 in transformers'
+// environment through gen_chat_cases.py; the scripts say how to rerun them.
+// The tests need neither node nor Python.
 //
 // The package is a leaf: it knows nothing about models, tensors or the hub.
 // A *Tokenizer is immutable after loading and safe for concurrent use.

@@ -138,8 +138,9 @@ func Load(dir string) (*Tokenizer, error) {
 	return t, nil
 }
 
-// LoadFiles reads a tokenizer.json and a tokenizer_config.json. configJSON may
-// be "" when there is none (then there is no chat template and no eos/pad).
+// LoadFiles reads a tokenizer.json and a tokenizer_config.json.
+// configJSONPath may be "" when there is none (then there is no chat template
+// and no eos/pad). Errors name the file at fault.
 func LoadFiles(tokenizerJSONPath, configJSONPath string) (*Tokenizer, error) {
 	b, err := os.ReadFile(tokenizerJSONPath)
 	if err != nil {
