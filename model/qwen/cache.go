@@ -129,6 +129,20 @@ func (c *Cache) GatherPerLayer(idx [][]int) error {
 		}
 	}
 	d := c.kvDim
+	if ascending(idx) {
+		// Strictly ascending positions (kNN keeps temporal order) compact in
+		// place: position i is read from p ≥ i, never overwritten first.
+		for l, ix := range idx {
+			for i, p := range ix {
+				if i != p {
+					copy(c.k[l][i*d:(i+1)*d], c.k[l][p*d:(p+1)*d])
+					copy(c.v[l][i*d:(i+1)*d], c.v[l][p*d:(p+1)*d])
+				}
+			}
+		}
+		c.n = n
+		return nil
+	}
 	k := make([]float32, n*d)
 	v := make([]float32, n*d)
 	for l, ix := range idx {
@@ -141,6 +155,18 @@ func (c *Cache) GatherPerLayer(idx [][]int) error {
 	}
 	c.n = n
 	return nil
+}
+
+// ascending reports whether every index list is strictly increasing.
+func ascending(idx [][]int) bool {
+	for _, ix := range idx {
+		for i := 1; i < len(ix); i++ {
+			if ix[i] <= ix[i-1] {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // AppendKV appends n positions of raw keys and values ([n, KVDim] per layer)

@@ -146,6 +146,16 @@ func TestCacheOps(t *testing.T) {
 		sameBits(t, "gathered K", gk[i*d:(i+1)*d], k0[p*d:(p+1)*d])
 		sameBits(t, "gathered V", gv[i*d:(i+1)*d], v0[p*d:(p+1)*d])
 	}
+	// Out-of-order and repeated positions take the copying path.
+	h := full.Clone()
+	perm := []int{9, 0, 9, 4}
+	if err := h.Gather(perm); err != nil {
+		t.Fatal(err)
+	}
+	hk, _ := h.Layer(1)
+	for i, p := range perm {
+		sameBits(t, "permuted K", hk[i*d:(i+1)*d], k0[p*d:(p+1)*d])
+	}
 	if err := g.Gather([]int{10}); err == nil || !strings.Contains(err.Error(), "out of range") {
 		t.Errorf("gather out of range: %v", err)
 	}
