@@ -53,6 +53,7 @@ type ProblemRecord struct {
 	NewTokens      int              `json:"new_tokens"`
 	LatentSteps    int              `json:"latent_steps"`
 	PeakKVBytes    int64            `json:"peak_kv_bytes"`
+	LatentBytes    int64            `json:"latent_bytes"`
 	AgentNewTokens map[string]int   `json:"agent_new_tokens"`
 }
 
@@ -239,7 +240,7 @@ func score(ctx context.Context, sc *Scorer, task *Task, it Item, r mas.Result) (
 		Prediction: ref.Pred, RawPrediction: r.Output, Correct: ref.Correct,
 		PredRobust: robust.Pred, CorrectRobust: robust.Correct, Message: ref.Message,
 		Context: r.Context, NewTokens: r.NewTokens, LatentSteps: r.LatentSteps, PeakKVBytes: r.PeakKVBytes,
-		AgentNewTokens: map[string]int{},
+		LatentBytes: r.LatentBytes, AgentNewTokens: map[string]int{},
 	}
 	for _, a := range r.Agents {
 		a.Seconds = 0 // times live in timings.jsonl

@@ -30,6 +30,9 @@ type Options struct {
 	// refiner and the judger (latent_mas only). Its Rand is ignored: each
 	// problem gets its own stream.
 	KNN *latent.KNNOptions
+	// QuantBits quantises every fed latent (per-vector min–max) to this many
+	// bits; 0 or 16 leaves them in float32.
+	QuantBits int
 }
 
 // Validate checks the option combination.
@@ -44,6 +47,9 @@ func (o *Options) Validate() error {
 	}
 	if o.LatentSteps < 0 {
 		return fmt.Errorf("--latent_steps must be ≥ 0, got %d", o.LatentSteps)
+	}
+	if o.QuantBits != 0 && (o.QuantBits < 1 || o.QuantBits > 16) {
+		return fmt.Errorf("--quant_bits must be in 1…16, got %d", o.QuantBits)
 	}
 	if o.MaxNewTokens < 1 {
 		return fmt.Errorf("--max_new_tokens must be ≥ 1, got %d", o.MaxNewTokens)
@@ -92,6 +98,9 @@ type Result struct {
 	NewTokens   int          `json:"new_tokens"`
 	LatentSteps int          `json:"latent_steps"`
 	PeakKVBytes int64        `json:"peak_kv_bytes"`
+	// LatentBytes is what the fed latents would take on a wire at the
+	// quantisation width (D·bits/8 per step).
+	LatentBytes int64 `json:"latent_bytes"`
 }
 
 // Stats aggregates token counts and stage times over a batch.
@@ -260,6 +269,13 @@ func (r *Runner) latentMAS(probs []Problem, samplers []*Sampler) ([]Result, Stat
 	}
 	var total Stats
 	ro := &latent.Rollout{Model: r.Model, Realign: r.Realign, Steps: L}
+	if r.Opt.QuantBits != 0 {
+		q, err := latent.Quantizer(r.Opt.QuantBits)
+		if err != nil {
+			return nil, Stats{}, err
+		}
+		ro.Quantize = q
+	}
 	for _, role := range Roles[:3] {
 		r.stage("latent_mas: %s thinks (%d latent steps)", role.Name(), L)
 		agents := make([]latent.Agent, len(probs))
@@ -295,6 +311,11 @@ func (r *Runner) latentMAS(probs []Problem, samplers []*Sampler) ([]Result, Stat
 			c := caches[i]
 			res[i].PeakKVBytes = max(res[i].PeakKVBytes, c.Bytes())
 			res[i].LatentSteps += L
+			bits := r.Opt.QuantBits
+			if bits == 0 {
+				bits = 16 // the reference counts latents in the model dtype (bf16)
+			}
+			res[i].LatentBytes += int64(L) * latent.QuantBytes(r.Model.Config.HiddenSize, bits)
 			if r.Opt.LatentOnly {
 				c.KeepLast(L)
 			} else if r.Opt.SequentialInfoOnly {

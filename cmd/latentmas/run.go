@@ -45,6 +45,8 @@ type runFlags struct {
 	knnPercentage                                               float64
 	knnMinKeep                                                  int
 	knnStrategy, knnPositions                                   string
+	quantBits                                                   int
+	compareQuant                                                bool
 }
 
 func runRun(args []string, stdout, stderr io.Writer) error {
@@ -89,6 +91,8 @@ their KV cache on; only the judger writes text).`, stderr)
 	fs.IntVar(&f.knnMinKeep, "knn_min_keep", 5, "--knn_filter keeps at least this many positions, always the most recent ones")
 	fs.StringVar(&f.knnStrategy, "knn_strategy", "top", "which earlier positions --knn_filter keeps: top (most similar), bottom (least similar), random")
 	fs.StringVar(&f.knnPositions, "knn_positions", "reference", "RoPE positions after pruning: reference (new tokens continue at the pruned cache length, as the kNN fork does; kept keys keep their old rotation) or keep (new tokens continue from the original position count)")
+	fs.IntVar(&f.quantBits, "quant_bits", 16, "latent_mas: quantise each fed latent to 16 | 8 | 4 | 2 bits (per-vector min–max)")
+	fs.BoolVar(&f.compareQuant, "compare_quantizations", false, "latent_mas: run the task once per width 16, 8, 4, 2 and print a comparison table")
 	fs.BoolVar(&f.resume, "resume", false, "continue a run: skip problems already in OUTPUT/results.jsonl")
 	fs.StringVar(&f.shard, "shard", "", "i/n: run every n-th problem starting at i (combine with latentmas merge)")
 	fs.IntVar(&f.threads, "threads", 0, "worker threads (0 = all cores)")
@@ -134,6 +138,15 @@ their KV cache on; only the judger writes text).`, stderr)
 		opt.KNN = &latent.KNNOptions{Percentage: f.knnPercentage, MinKeep: f.knnMinKeep, Strategy: f.knnStrategy,
 			KeepPositions: f.knnPositions == "keep"}
 	}
+	switch f.quantBits {
+	case 16, 8, 4, 2:
+	default:
+		return fmt.Errorf("--quant_bits must be 16, 8, 4 or 2, got %d", f.quantBits)
+	}
+	if (f.quantBits != 16 || f.compareQuant) && f.method != "latent_mas" {
+		return fmt.Errorf("--quant_bits and --compare_quantizations need --method latent_mas")
+	}
+	opt.QuantBits = f.quantBits
 	if err := opt.Validate(); err != nil {
 		return err
 	}
@@ -202,6 +215,9 @@ their KV cache on; only the judger writes text).`, stderr)
 		OutputDir: out, Resume: f.resume, Model: f.model, Log: stdout, Progress: stderr,
 		Load: eval.LoadOptions{Split: f.split, DataPath: f.data, DataDir: f.dataDir, Fetcher: client},
 	}
+	if f.compareQuant {
+		return compareQuantizations(ctx, cfg, runner, stdout, stderr)
+	}
 	fmt.Fprintf(stderr, "latentmas run: %s on %s (%s), %d threads, results in %s\n", f.method, f.task, f.model, m.Pool.Threads(), out)
 	s, err := eval.Run(ctx, cfg, runner)
 	if err != nil {
@@ -210,6 +226,46 @@ their KV cache on; only the judger writes text).`, stderr)
 	b, _ := json.Marshal(s)
 	fmt.Fprintln(stdout, string(b))
 	return nil
+}
+
+// compareQuantizations runs the task once per latent width (16, 8, 4, 2
+// bits), each into OUTPUT/quantB, really changing the width each time (the
+// reference's version kept the first one, §6 Q1), and prints the table.
+func compareQuantizations(ctx context.Context, cfg eval.RunConfig, runner *mas.Runner, stdout, stderr io.Writer) error {
+	type row struct {
+		bits     int
+		mbStep   float64
+		acc      float64
+		n        int
+		seconds  float64
+		accRobus float64
+	}
+	var rows []row
+	base := cfg.OutputDir
+	D := runner.Model.Config.HiddenSize
+	for _, bits := range []int{16, 8, 4, 2} {
+		runner.Opt.QuantBits = bits
+		cfg.OutputDir = filepath.Join(base, fmt.Sprintf("quant%d", bits))
+		fmt.Fprintf(stderr, "latentmas run: latent width %d bits, results in %s\n", bits, cfg.OutputDir)
+		s, err := eval.Run(ctx, cfg, runner)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, row{bits, float64(latent.QuantBytes(D, bits)) / (1 << 20), s.Accuracy, s.Processed, s.TotalTimeSec, s.AccuracyRobust})
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-18s | %-20s | %-16s | %-18s | %-15s | %s\n", "Quantization", "Bandwidth (MB/Step)", "Bandwidth Saving", fmt.Sprintf("Accuracy (n=%d)", rows[0].n), "Accuracy robust", "Total Time (s)")
+	b.WriteString(strings.Repeat("-", 112) + "\n")
+	for _, r := range rows {
+		name := fmt.Sprintf("%d-bit", r.bits)
+		if r.bits == 16 {
+			name = "16-bit (Baseline)"
+		}
+		saving := (1 - r.mbStep/rows[0].mbStep) * 100
+		fmt.Fprintf(&b, "%-18s | %-20.6f | %-16s | %-18.2f | %-15.2f | %.2f\n", name, r.mbStep, fmt.Sprintf("%.1f%%", saving), r.acc, r.accRobus, r.seconds)
+	}
+	fmt.Fprint(stdout, b.String())
+	return os.WriteFile(filepath.Join(base, "quantization_comparison.log"), []byte(b.String()), 0o644)
 }
 
 // sanitize makes a model reference usable in a file name.

@@ -195,6 +195,40 @@ func TestRunKNN(t *testing.T) {
 	}
 }
 
+// --compare_quantizations really changes the width on every run.
+func TestCompareQuantizations(t *testing.T) {
+	out := t.TempDir()
+	code, stdout, stderr := run(t, runArgs(t, out, "--max_samples", "2", "--compare_quantizations", "--temperature", "0", "--max_new_tokens", "30")...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !hasAll(stdout, "Quantization", "Bandwidth (MB/Step)", "16-bit (Baseline)", "8-bit", "4-bit", "2-bit", "50.0%", "75.0%", "87.5%") {
+		t.Errorf("comparison table:\n%s", stdout)
+	}
+	if _, err := os.Stat(filepath.Join(out, "quantization_comparison.log")); err != nil {
+		t.Error(err)
+	}
+	// Different widths feed different latents, so the KV caches differ.
+	var kv []string
+	for _, b := range []string{"16", "2"} {
+		var rec struct {
+			Agents []struct{ Output string }
+			Bytes  int64 `json:"latent_bytes"`
+		}
+		line := strings.SplitN(readFile(t, filepath.Join(out, "quant"+b, "results.jsonl")), "\n", 2)[0]
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatal(err)
+		}
+		kv = append(kv, rec.Agents[3].Output)
+		if want := int64(3 * 2 * 64 * map[string]int{"16": 16, "2": 2}[b] / 8); rec.Bytes != want {
+			t.Errorf("%s-bit: latent bytes %d, want %d", b, rec.Bytes, want)
+		}
+	}
+	if kv[0] == kv[1] {
+		t.Errorf("16-bit and 2-bit latents gave the same judger output %q: was the width applied?", kv[0])
+	}
+}
+
 func TestRunFlagErrors(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
@@ -207,6 +241,8 @@ func TestRunFlagErrors(t *testing.T) {
 		{[]string{"run", "--method", "baseline", "--model_name", "x", "--shard", "2/2"}, "--shard must be i/n"},
 		{[]string{"run", "--method", "latent_mas", "--model_name", "x", "--prompt", "circular"}, "sequential or hierarchical"},
 		{[]string{"run", "--method", "text_mas", "--model_name", "x", "--knn_filter"}, "--knn_filter needs --method latent_mas"},
+		{[]string{"run", "--method", "latent_mas", "--model_name", "x", "--quant_bits", "3"}, "--quant_bits must be 16, 8, 4 or 2"},
+		{[]string{"run", "--method", "baseline", "--model_name", "x", "--quant_bits", "8"}, "need --method latent_mas"},
 		{[]string{"run", "--method", "latent_mas", "--model_name", "x", "--knn_filter", "--knn_strategy", "best"}, "--knn_strategy must be"},
 		{[]string{"run", "--method", "latent_mas", "--model_name", "x", "--knn_filter", "--knn_positions", "shift"}, "--knn_positions must be"},
 	} {
