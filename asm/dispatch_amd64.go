@@ -11,6 +11,7 @@ var avx512Kernels = &vecKernels{
 	siluMul: siluMulF32_avx512, max: maxF32_avx512, expSum: expSumF32_avx512,
 	rope: ropeF32_avx512, peakFMA: peakFMA_avx512, peakDP: peakDP_avx512,
 	f32: tilesF32_avx512, bf16: tilesBF16_avx512, f16: tilesF16_avx512,
+	mvF32: mmF32_avx512_1x16, mvBF16: mmBF16_avx512_1x16, mvF16: mmF16_avx512_1x16, mvRows: 16,
 }
 
 var avx2Kernels = &vecKernels{
@@ -20,6 +21,7 @@ var avx2Kernels = &vecKernels{
 	siluMul: siluMulF32_avx2, max: maxF32_avx2, expSum: expSumF32_avx2,
 	rope: ropeF32_avx2, peakFMA: peakFMA_avx2,
 	f32: tilesF32_avx2, bf16: tilesBF16_avx2, f16: tilesF16_avx2,
+	mvF32: mmF32_avx2_1x8, mvBF16: mmBF16_avx2_1x8, mvF16: mmF16_avx2_1x8, mvRows: 8,
 }
 
 func archLevels() []*impl {

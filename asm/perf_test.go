@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -19,7 +20,21 @@ func TestPerfReport(t *testing.T) {
 	if os.Getenv("LATENTMAS_PERF") == "" {
 		t.Skip("set LATENTMAS_PERF=1")
 	}
-	rounds := 7
+	rounds := 15
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	// timeIt returns the seconds f takes: thread CPU time on one thread,
+	// wall time on two.
+	timeIt := func(threads int, f func()) float64 {
+		if threads == 1 {
+			t0 := threadTime()
+			f()
+			return threadTime() - t0
+		}
+		t0 := time.Now()
+		f()
+		return time.Since(t0).Seconds()
+	}
 	buf := make([]float32, 256<<20/4)
 	for i := range buf {
 		buf[i] = 1
@@ -37,14 +52,15 @@ func TestPerfReport(t *testing.T) {
 			y := make([]float32, c.n)
 			var bw, rate float64
 			for r := 0; r < rounds; r++ {
-				bw = math.Max(bw, measureRead(th, buf, 2))
-				for rep := 0; rep < 2; rep++ {
-					t0 := time.Now()
+				var sink float32
+				bw = math.Max(bw, float64(len(buf)*4)/timeIt(th, func() {
+					split(th, len(buf), func(r0, r1 int) { sink += cur.sumSqF32(buf[r0:r1]) })
+				})/1e9)
+				rate = math.Max(rate, float64(copies*per*w.bytesPerElem())/timeIt(th, func() {
 					for i := 0; i < copies; i++ {
 						split(th, c.n, func(r0, r1 int) { w.mm(y, x, nil, 1, c.n, c.kk, i*per, r0, r1) })
 					}
-					rate = math.Max(rate, float64(copies*per*w.bytesPerElem())/time.Since(t0).Seconds()/1e9)
-				}
+				})/1e9)
 			}
 			fmt.Printf("matvec %-5s n=%-6d k=%d threads=%d: %5.1f GB/s of %5.1f GB/s read = %.2f\n",
 				c.dtype, c.n, c.kk, th, rate, bw, rate/bw)
@@ -60,14 +76,19 @@ func TestPerfReport(t *testing.T) {
 				y := make([]float32, m*n)
 				var peak, rate float64
 				for r := 0; r < rounds; r++ {
+					loop, flops := cur.peakFMA, cur.peakFlops
 					if dtype == "bf16bf16" {
-						peak = math.Max(peak, MeasurePeakBF16(th))
-					} else {
-						peak = math.Max(peak, MeasurePeakFMA(th))
+						loop, flops = cur.peakDP, cur.peakDPFlops
 					}
-					t0 := time.Now()
-					split(th, n, func(r0, r1 int) { w.mm(y, x, xb, m, n, kk, 0, r0, r1) })
-					rate = math.Max(rate, 2*float64(m*n*kk)/time.Since(t0).Seconds()/1e9)
+					if loop != nil {
+						const iters = 1 << 20
+						peak = math.Max(peak, float64(th)*iters*flops/timeIt(th, func() {
+							split(th, th*16, func(int, int) { loop(iters) })
+						})/1e9)
+					}
+					rate = math.Max(rate, 2*float64(m*n*kk)/timeIt(th, func() {
+						split(th, n, func(r0, r1 int) { w.mm(y, x, xb, m, n, kk, 0, r0, r1) })
+					})/1e9)
 				}
 				fmt.Printf("matmul %-8s m=%-3d n=%d k=%d threads=%d: %5.0f GFLOP/s of %5.0f peak = %.2f\n",
 					dtype, m, n, kk, th, rate, peak, rate/peak)

@@ -240,9 +240,34 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int) string {
 	b.p("\tTESTQ R10, R10")
 	b.p("\tJEQ reduce")
 	b.p("loop:")
-	for u := 0; u < unroll; u++ {
-		body(u)
-		linearPF(u)
+	if wide := unroll == 2 && mr == 1 && dt.size == 2 && !dp && s.name == "avx512"; wide {
+		// Two k blocks per iteration from one 64-byte load per w row,
+		// widened from its two halves (same per-lane order as body).
+		b.p("\tVMOVUPS (SI), Z16")
+		b.p("\tVMOVUPS %d(SI), Z17", xstep)
+		for r := 0; r < nr; r++ {
+			b.p("\tVMOVDQU32 %s, Z%d", wAddr(r, 0), 24+r%4)
+			b.p("\tVEXTRACTI64X4 $1, Z%d, Y%d", 24+r%4, 28+r%2)
+			for u := 0; u < 2; u++ {
+				src := fmt.Sprintf("Y%d", 24+r%4)
+				if u == 1 {
+					src = fmt.Sprintf("Y%d", 28+r%2)
+				}
+				w := fmt.Sprintf("Z%d", 20+r%4)
+				if dt.name == "BF16" {
+					b.p("\tVPMOVZXWD %s, %s", src, w)
+					b.p("\tVPSLLD $16, %s, %s", w, w)
+				} else {
+					b.p("\tVCVTPH2PS %s, %s", src, w)
+				}
+				b.p("\tVFMADD231PS %s, Z%d, %s", w, 16+u, s.r(acc(0, r)))
+			}
+		}
+	} else {
+		for u := 0; u < unroll; u++ {
+			body(u)
+			linearPF(u)
+		}
 	}
 	advance(unroll)
 	b.p("\tDECQ R10")
