@@ -32,7 +32,10 @@ type Trace struct {
 type Rollout struct {
 	Model   *qwen.Model
 	Realign *Realigner
-	Steps   int
+	// Mapper, when set, replaces Realign for forming latents (e.g. the kernel
+	// aligner of the hybrid method, mapping a model onto itself).
+	Mapper Aligner
+	Steps  int
 	// Quantize, when set, is applied to each latent embedding after the norm
 	// rescale, before it is fed (the quantisation "sieve").
 	Quantize func([]float32)
@@ -47,7 +50,12 @@ func (r *Rollout) Run(agents []Agent) error {
 		return nil
 	}
 	D := r.Model.Config.HiddenSize
-	if r.Realign == nil || r.Realign.D != D {
+	switch {
+	case r.Mapper != nil:
+		if r.Mapper.InDim() != D || r.Mapper.OutDim() != D {
+			return fmt.Errorf("latent: rollout mapper is %d → %d, model hidden size is %d", r.Mapper.InDim(), r.Mapper.OutDim(), D)
+		}
+	case r.Realign == nil || r.Realign.D != D:
 		return fmt.Errorf("latent: rollout needs a realigner for hidden size %d", D)
 	}
 	r.seqs = r.seqs[:0]
@@ -77,7 +85,16 @@ func (r *Rollout) Run(agents []Agent) error {
 				pre = make([]float32, D)
 				a.Trace.Raw = append(a.Trace.Raw, append([]float32(nil), h...))
 			}
-			r.Realign.Apply(e, h, pre)
+			if r.Mapper != nil {
+				if err := r.Mapper.Map(e, h); err != nil {
+					return err
+				}
+				if pre != nil {
+					copy(pre, e)
+				}
+			} else {
+				r.Realign.Apply(e, h, pre)
+			}
 			if r.Quantize != nil {
 				r.Quantize(e)
 			}

@@ -12,7 +12,7 @@ import (
 )
 
 // Methods lists the implemented methods.
-var Methods = []string{"baseline", "text_mas", "latent_mas"}
+var Methods = []string{"baseline", "text_mas", "latent_mas", "latent_mas_hybrid"}
 
 // Options are a run's method settings (the reference's CLI flags).
 type Options struct {
@@ -38,7 +38,7 @@ type Options struct {
 // Validate checks the option combination.
 func (o *Options) Validate() error {
 	switch o.Method {
-	case "baseline", "text_mas", "latent_mas":
+	case "baseline", "text_mas", "latent_mas", "latent_mas_hybrid":
 	default:
 		return fmt.Errorf("unknown method %q (known: %s)", o.Method, strings.Join(Methods, ", "))
 	}
@@ -68,6 +68,8 @@ type Problem struct {
 type AgentTrace struct {
 	Name        string `json:"name"`
 	Role        string `json:"role"`
+	Model       string `json:"model,omitempty"`    // hybrid: the checkpoint that ran this agent
+	Switched    bool   `json:"switched,omitempty"` // hybrid: the working memory was rebuilt for this agent's model
 	Input       string `json:"input"`
 	InputIDs    []int  `json:"input_ids"`
 	InputTokens int    `json:"input_tokens"`
@@ -124,6 +126,7 @@ type Runner struct {
 	Model   *qwen.Model
 	Tok     *tokenizer.Tokenizer
 	Realign *latent.Realigner // required for latent_mas
+	Hybrid  *Hybrid           // required for latent_mas_hybrid
 	Opt     Options
 	// Stage, when set, is told what happens (for progress and demos).
 	Stage func(format string, args ...any)
@@ -138,7 +141,12 @@ func (r *Runner) stage(format string, args ...any) {
 // render applies the chat template (generation prompt on, thinking left
 // undefined) and the optional <think> suffix, then tokenises.
 func (r *Runner) render(m Messages, think bool) (string, []int, error) {
-	text, err := r.Tok.ApplyChatTemplate([]tokenizer.Message{{Role: "system", Content: m.System}, {Role: "user", Content: m.User}},
+	return renderWith(r.Tok, m, think)
+}
+
+// renderWith is render with a given tokenizer.
+func renderWith(tok *tokenizer.Tokenizer, m Messages, think bool) (string, []int, error) {
+	text, err := tok.ApplyChatTemplate([]tokenizer.Message{{Role: "system", Content: m.System}, {Role: "user", Content: m.User}},
 		tokenizer.ChatOptions{AddGenerationPrompt: true})
 	if err != nil {
 		return "", nil, err
@@ -146,7 +154,12 @@ func (r *Runner) render(m Messages, think bool) (string, []int, error) {
 	if think {
 		text += "<think>"
 	}
-	return text, r.Tok.Encode(text), nil
+	return text, tok.Encode(text), nil
+}
+
+// trimDecode decodes generated ids, skipping special tokens, stripped.
+func trimDecode(tok *tokenizer.Tokenizer, ids []int) string {
+	return strings.TrimSpace(tok.Decode(ids, true))
 }
 
 // Solve runs the method on a batch of problems. Results depend only on each
@@ -164,6 +177,8 @@ func (r *Runner) Solve(probs []Problem) ([]Result, Stats, error) {
 		return r.baseline(probs, samplers)
 	case "text_mas":
 		return r.textMAS(probs, samplers)
+	case "latent_mas_hybrid":
+		return r.hybrid(probs, samplers)
 	default:
 		return r.latentMAS(probs, samplers)
 	}
@@ -183,7 +198,7 @@ func (r *Runner) decode(traces []*AgentTrace, ids [][]int, caches []*qwen.Cache,
 	}
 	el := time.Since(t0).Seconds()
 	for i, tr := range traces {
-		tr.Output = strings.TrimSpace(r.Tok.Decode(res[i].IDs, true))
+		tr.Output = trimDecode(r.Tok, res[i].IDs)
 		tr.NewTokens = len(res[i].IDs)
 		tr.Seconds += el
 	}

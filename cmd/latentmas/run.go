@@ -21,7 +21,7 @@ import (
 func init() {
 	register(command{
 		name:    "run",
-		summary: "evaluate a method (baseline, text_mas, latent_mas) on a benchmark task",
+		summary: "evaluate a method (baseline, text_mas, latent_mas, latent_mas_hybrid) on a benchmark task",
 		run:     runRun,
 	})
 	register(command{
@@ -47,6 +47,11 @@ type runFlags struct {
 	knnStrategy, knnPositions                                   string
 	quantBits                                                   int
 	compareQuant                                                bool
+	agentModels                                                 []string
+	alignMethod                                                 string
+	alignRidge, kernelTemp                                      float64
+	kernelFeatures, kernelChunk                                 int
+	kernelSeed                                                  int64
 }
 
 func runRun(args []string, stdout, stderr io.Writer) error {
@@ -61,9 +66,12 @@ underscore spellings of flags are the same flag.
 
 Methods: baseline (one agent), text_mas (four agents passing text),
 latent_mas (planner, critic and refiner think in latent space and hand
-their KV cache on; only the judger writes text).`, stderr)
+their KV cache on; only the judger writes text), latent_mas_hybrid (the same
+with a different checkpoint per agent, --agent_models: at a model switch the
+working memory is rebuilt for the new model from the re-encoded prompts and
+the latents mapped by --align_method).`, stderr)
 	var f runFlags
-	fs.StringVar(&f.method, "method", "", "baseline | text_mas | latent_mas (required)")
+	fs.StringVar(&f.method, "method", "", "baseline | text_mas | latent_mas | latent_mas_hybrid (required)")
 	fs.StringVar(&f.model, "model_name", "", "checkpoint directory or Hugging Face repo id, any Qwen2/2.5/3 model (required)")
 	fs.StringVar(&f.task, "task", "gsm8k", "gsm8k | aime2024 | aime2025 | gpqa | arc_easy | arc_challenge | mbppplus | humanevalplus | medqa")
 	fs.StringVar(&f.prompt, "prompt", "sequential", "agent architecture: sequential | hierarchical")
@@ -93,6 +101,13 @@ their KV cache on; only the judger writes text).`, stderr)
 	fs.StringVar(&f.knnPositions, "knn_positions", "reference", "RoPE positions after pruning: reference (new tokens continue at the pruned cache length, as the kNN fork does; kept keys keep their old rotation) or keep (new tokens continue from the original position count)")
 	fs.IntVar(&f.quantBits, "quant_bits", 16, "latent_mas: quantise each fed latent to 16 | 8 | 4 | 2 bits (per-vector min–max)")
 	fs.BoolVar(&f.compareQuant, "compare_quantizations", false, "latent_mas: run the task once per width 16, 8, 4, 2 and print a comparison table")
+	fs.StringSliceVar(&f.agentModels, "agent_models", nil, "latent_mas_hybrid: four models for planner, critic, refiner, judger (space- or comma-separated; default --model_name for all)")
+	fs.StringVar(&f.alignMethod, "align_method", "identical", "latent_mas_hybrid: how latents map into a model's embedding space: identical (norm rescale), linear (ridge), kernel (random features)")
+	fs.Float64Var(&f.alignRidge, "align_ridge", 1e-5, "ridge λ of --align_method linear")
+	fs.IntVar(&f.kernelFeatures, "kernel_features", 1024, "random features of --align_method kernel")
+	fs.Float64Var(&f.kernelTemp, "kernel_temperature", 1.0, "temperature of --align_method kernel")
+	fs.Int64Var(&f.kernelSeed, "kernel_seed", -1, "seed of the kernel features (-1 = --seed)")
+	fs.IntVar(&f.kernelChunk, "kernel_chunk_size", 4096, "vocabulary rows per chunk when building the kernel map")
 	fs.BoolVar(&f.resume, "resume", false, "continue a run: skip problems already in OUTPUT/results.jsonl")
 	fs.StringVar(&f.shard, "shard", "", "i/n: run every n-th problem starting at i (combine with latentmas merge)")
 	fs.IntVar(&f.threads, "threads", 0, "worker threads (0 = all cores)")
@@ -109,6 +124,15 @@ their KV cache on; only the judger writes text).`, stderr)
 	}
 	if f.method == "" || f.model == "" {
 		return fmt.Errorf("--method and --model_name are required (see --help)")
+	}
+	if len(f.agentModels) > 0 {
+		// The reference spells it --agent_models A B C D.
+		f.agentModels = append(f.agentModels, fs.Args()...)
+	} else if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %v", fs.Args())
+	}
+	if f.method == "latent_mas_hybrid" && len(f.agentModels) != 0 && len(f.agentModels) != 4 {
+		return fmt.Errorf("--agent_models needs exactly 4 models (planner critic refiner judger), got %d", len(f.agentModels))
 	}
 	var shardI, shardN int
 	if f.shard != "" {
@@ -144,6 +168,9 @@ their KV cache on; only the judger writes text).`, stderr)
 		return fmt.Errorf("--quant_bits must be 16, 8, 4 or 2, got %d", f.quantBits)
 	}
 	if (f.quantBits != 16 || f.compareQuant) && f.method != "latent_mas" {
+		if f.method == "latent_mas_hybrid" {
+			return fmt.Errorf("--quant_bits is not applied by latent_mas_hybrid (as in the reference, §6 Q4); use --method latent_mas")
+		}
 		return fmt.Errorf("--quant_bits and --compare_quantizations need --method latent_mas")
 	}
 	opt.QuantBits = f.quantBits
@@ -177,6 +204,14 @@ their KV cache on; only the judger writes text).`, stderr)
 	}
 	defer m.Close()
 	runner := &mas.Runner{Model: m, Tok: tok, Opt: opt}
+	if f.method == "latent_mas_hybrid" {
+		h, models, err := loadHybrid(&f, m, tok, stderr)
+		if err != nil {
+			return err
+		}
+		defer models.Close()
+		runner.Hybrid = h
+	}
 	if f.method == "latent_mas" {
 		ro := latent.RealignOptions{Enabled: f.realign, Lambda: f.ridge, Progress: stderr}
 		if f.resize {
@@ -266,6 +301,57 @@ func compareQuantizations(ctx context.Context, cfg eval.RunConfig, runner *mas.R
 	}
 	fmt.Fprint(stdout, b.String())
 	return os.WriteFile(filepath.Join(base, "quantization_comparison.log"), []byte(b.String()), 0o644)
+}
+
+// loadHybrid loads each distinct --agent_models checkpoint once (the
+// --model_name one is reused) and builds the hybrid configuration.
+func loadHybrid(f *runFlags, base *qwen.Model, baseTok *tokenizer.Tokenizer, stderr io.Writer) (*mas.Hybrid, mas.LoadedModels, error) {
+	names := f.agentModels
+	if len(names) == 0 {
+		names = []string{f.model, f.model, f.model, f.model}
+	}
+	models := mas.LoadedModels{f.model: {Name: f.model, Model: base, Tok: baseTok}}
+	extra := mas.LoadedModels{}
+	var agents [4]*mas.AgentModel
+	for i, n := range names {
+		if models[n] == nil {
+			fmt.Fprintf(stderr, "hybrid: loading additional model %s\n", n)
+			dir, err := resolveModel(n, f.offline, stderr)
+			if err != nil {
+				extra.Close()
+				return nil, nil, err
+			}
+			tok, err := tokenizer.Load(dir)
+			if err != nil {
+				extra.Close()
+				return nil, nil, err
+			}
+			m, err := qwen.Load(dir, qwen.Options{Threads: f.threads})
+			if err != nil {
+				extra.Close()
+				return nil, nil, err
+			}
+			models[n] = &mas.AgentModel{Name: n, Model: m, Tok: tok}
+			extra[n] = models[n]
+		}
+		agents[i] = models[n]
+	}
+	seed := uint64(f.kernelSeed)
+	if f.kernelSeed < 0 {
+		seed = f.seed
+	}
+	opt := latent.AlignOptions{Ridge: f.alignRidge, Features: f.kernelFeatures, Temperature: f.kernelTemp, Seed: seed,
+		ChunkSize: f.kernelChunk, Progress: stderr}
+	if cd, err := os.UserCacheDir(); err == nil {
+		opt.CacheDir = filepath.Join(cd, "latentmas", "align")
+	}
+	h, err := mas.NewHybrid(agents, f.alignMethod, opt)
+	if err != nil {
+		extra.Close()
+		return nil, nil, err
+	}
+	models.Describe(stderr)
+	return h, extra, nil
 }
 
 // sanitize makes a model reference usable in a file name.

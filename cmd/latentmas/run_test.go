@@ -229,6 +229,42 @@ func TestCompareQuantizations(t *testing.T) {
 	}
 }
 
+// The hybrid method runs through the CLI with the reference's spelling of
+// --agent_models and records which model ran each agent.
+func TestRunHybrid(t *testing.T) {
+	out := t.TempDir()
+	q2, q3 := goldenModel(t, "qwen2-tiny"), goldenModel(t, "qwen3-tiny")
+	args := []string{"run", "--method", "latent_mas_hybrid", "--model_name", q3, "--task", "gsm8k", "--data", gsm8kData(t),
+		"--latent_steps", "2", "--max_new_tokens", "4", "--max_samples", "2", "--output", out, "--align_method", "linear",
+		"--agent_models", q2, q3, q3, q2}
+	code, stdout, stderr := run(t, args...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "loading additional model "+q2) || strings.Contains(stderr, "loading additional model "+q3) {
+		t.Errorf("each distinct model must be loaded once, the --model_name one reused: %s", stderr)
+	}
+	if !strings.Contains(stdout, `"method":"latent_mas_hybrid"`) {
+		t.Errorf("summary: %s", stdout)
+	}
+	line := strings.SplitN(readFile(t, filepath.Join(out, "results.jsonl")), "\n", 2)[0]
+	var rec struct {
+		Agents []struct {
+			Model    string
+			Switched bool
+		}
+	}
+	if err := json.Unmarshal([]byte(line), &rec); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Agents) != 4 || rec.Agents[0].Model != q2 || rec.Agents[1].Model != q3 || !rec.Agents[1].Switched || rec.Agents[2].Switched || !rec.Agents[3].Switched {
+		t.Errorf("agents: %+v", rec.Agents)
+	}
+	if code, _, stderr := run(t, append(args[:len(args)-1], "--output", t.TempDir())...); code != 1 || !strings.Contains(stderr, "exactly 4 models") {
+		t.Errorf("3 agent models: exit %d %s", code, stderr)
+	}
+}
+
 func TestRunFlagErrors(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
