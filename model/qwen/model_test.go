@@ -268,3 +268,24 @@ func TestLoadErrors(t *testing.T) {
 		t.Errorf("wrong shape: %v", err)
 	}
 }
+
+// A steady-state decode step allocates nothing: buffers live with the model
+// and the cache.
+func TestDecodeStepAllocatesNothing(t *testing.T) {
+	for _, threads := range []int{1, 2} {
+		m := tinyRandom(t, "qwen3", tensor.BF16, threads)
+		c := m.NewCache(256)
+		if _, err := m.Forward([]Seq{{Cache: c, IDs: seqIDs(8, 1)}}, Request{Logits: LogitsLast}); err != nil {
+			t.Fatal(err)
+		}
+		seqs := []Seq{{Cache: c, IDs: []int{7}}}
+		allocs := testing.AllocsPerRun(50, func() {
+			if _, err := m.Forward(seqs, Request{Logits: LogitsLast}); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("threads=%d: %v allocations per decode step", threads, allocs)
+		}
+	}
+}
