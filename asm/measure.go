@@ -67,7 +67,7 @@ func measurePeak(threads int, loop func(uintptr), flops float64) float64 {
 	for {
 		t := time.Now()
 		loop(n)
-		if d := time.Since(t); d > 3*time.Millisecond || n > 1<<40 {
+		if d := time.Since(t); d > 3*time.Millisecond || n > 1<<30 {
 			n = uintptr(float64(n) * 30e-3 / d.Seconds())
 			break
 		}

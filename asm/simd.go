@@ -1,4 +1,4 @@
-//go:build amd64 && !purego
+//go:build (amd64 || arm64) && !purego
 
 package asm
 
@@ -53,6 +53,16 @@ func (v *vecKernels) impl(name string) *impl {
 		sumSqF32:       v.sumSqF32,
 		peakFMA:        v.peakFMA,
 		peakFlops:      float64(12 * 2 * v.lanes),
+	}
+	// Kernels a level lacks run the reference.
+	if v.siluMul == nil {
+		i.siluMulF32 = SiLUMulF32Generic
+	}
+	if v.max == nil || v.expSum == nil {
+		i.softmaxF32 = SoftmaxF32Generic
+	}
+	if v.rope == nil {
+		i.ropeF32 = RoPEF32Generic
 	}
 	if v.bf16dp != nil {
 		i.matMulBF16BF16 = v.matMulBF16BF16

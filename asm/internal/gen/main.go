@@ -407,6 +407,7 @@ func main() {
 	peak(&s, &g)
 	write(filepath.Join(*out, "zkernels_amd64.s"), s.Bytes(), false)
 	write(filepath.Join(*out, "zkernels_amd64.go"), g.Bytes(), true)
+	genARM64(*out)
 }
 
 func sortStrings(a []string) {

@@ -1,0 +1,16 @@
+//go:build !purego
+
+package asm
+
+// neonKernels: Advanced SIMD is part of every arm64 CPU. SiLU, softmax and
+// RoPE run the references on this level.
+var neonKernels = &vecKernels{
+	lanes: 4,
+	dot:   dotF32_neon, axpy: axpyF32_neon, sumSq: sumSqF32_neon,
+	scale: scaleF32_neon, add: addF32_neon, mulScale: mulScaleF32_neon,
+	peakFMA: peakFMA_neon,
+	f32:     tilesF32_neon, bf16: tilesBF16_neon, f16: tilesF16_neon,
+	mvF32: mmF32_neon_1x8, mvBF16: mmBF16_neon_1x8, mvF16: mmF16_neon_1x8, mvRows: 8,
+}
+
+func archLevels() []*impl { return []*impl{neonKernels.impl("neon")} }
