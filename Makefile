@@ -5,7 +5,7 @@ PKGS     ?= ./...
 FUZZTIME ?= 20s
 export CGO_ENABLED := 0
 
-.PHONY: help build test fuzz bench lint static clean
+.PHONY: help build test test-levels fuzz bench lint static clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -16,7 +16,12 @@ build: ## build the static latentmas binary into bin/
 test: ## vet, unit + golden conformance tests, then bounded fuzzing
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 $(PKGS)
+	$(MAKE) test-levels
 	$(MAKE) fuzz
+
+test-levels: ## golden conformance on every lower kernel dispatch level and the pure-Go build
+	@for lvl in generic avx2; do echo "LATENTMAS_CPU=$$lvl"; LATENTMAS_CPU=$$lvl $(GO) test -count=1 ./model/qwen ./latent || exit 1; done
+	$(GO) test -count=1 -tags purego ./asm ./tensor ./model/qwen
 
 fuzz: ## run every fuzz target for FUZZTIME each
 	@set -e; for spec in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs grep -ho '^func Fuzz[A-Za-z0-9_]*' /dev/null | sort -u | sed 's/func //'); do \

@@ -17,48 +17,13 @@ func RMSNorm(dst, x []float32, m int, w []float32, eps float32) {
 	}
 }
 
-func rmsNormRow(dst, x, w []float32, eps float32) {
-	var ss float64
-	for _, v := range x {
-		ss += float64(v) * float64(v)
-	}
-	variance := float32(ss / float64(len(x)))
-	inv := float32(1 / math.Sqrt(float64(variance+eps)))
-	dst = dst[:len(x)]
-	w = w[:len(x)]
-	for i, v := range x {
-		dst[i] = w[i] * (v * inv)
-	}
-}
+func rmsNormRow(dst, x, w []float32, eps float32) { asm.RMSNormF32(dst, x, w, eps) }
 
 // SiLUMul computes gate[i] = silu(gate[i]) * up[i], silu(x) = x·σ(x).
-func SiLUMul(gate, up []float32) {
-	up = up[:len(gate)]
-	for i, g := range gate {
-		gate[i] = g / (1 + float32(math.Exp(float64(-g)))) * up[i]
-	}
-}
+func SiLUMul(gate, up []float32) { asm.SiLUMulF32(gate, gate, up) }
 
 // SoftmaxInPlace replaces x by softmax(x), subtracting the maximum first.
-func SoftmaxInPlace(x []float32) {
-	if len(x) == 0 {
-		return
-	}
-	mx := x[0]
-	for _, v := range x[1:] {
-		mx = max(mx, v)
-	}
-	var sum float32
-	for i, v := range x {
-		e := float32(math.Exp(float64(v - mx)))
-		x[i] = e
-		sum += e
-	}
-	inv := 1 / sum
-	for i := range x {
-		x[i] *= inv
-	}
-}
+func SoftmaxInPlace(x []float32) { asm.SoftmaxF32(x) }
 
 // Rope holds the rotary-embedding frequencies for one head dimension, in the
 // Hugging Face "rotate half" convention: dimension i < hd/2 is paired with
@@ -96,16 +61,8 @@ func (r *Rope) Table(pos int, cos, sin []float32) {
 // the angles whose cos/sin ([hd/2]) are given:
 // x' = x·cos + rotate_half(x)·sin, rotate_half([a, b]) = [−b, a].
 func ApplyRope(x []float32, nHeads, hd int, cos, sin []float32) {
-	half := hd / 2
 	for h := 0; h < nHeads; h++ {
-		a := x[h*hd : h*hd+half]
-		b := x[h*hd+half : (h+1)*hd]
-		for i := 0; i < half; i++ {
-			c, s := cos[i], sin[i]
-			ai, bi := a[i], b[i]
-			a[i] = ai*c - bi*s
-			b[i] = bi*c + ai*s
-		}
+		asm.RoPEF32(x[h*hd:(h+1)*hd], cos, sin)
 	}
 }
 

@@ -145,9 +145,4 @@ func AddBias(x []float32, m int, b []float32) {
 }
 
 // Add computes dst[i] += src[i].
-func Add(dst, src []float32) {
-	src = src[:len(dst)]
-	for i := range dst {
-		dst[i] += src[i]
-	}
-}
+func Add(dst, src []float32) { asm.AddF32(dst, dst, src) }
