@@ -74,6 +74,14 @@ func TestRunEndToEnd(t *testing.T) {
 	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(out, "summary.json"))), &disk); err != nil || disk["accuracy"] != s["accuracy"] {
 		t.Errorf("summary.json: %v %v", err, disk)
 	}
+	// ... and the report over it.
+	html := filepath.Join(t.TempDir(), "report.html")
+	if code, _, stderr := run(t, "report", "--output", html, out); code != 0 {
+		t.Fatalf("report: exit %d: %s", code, stderr)
+	}
+	if page := readFile(t, html); !hasAll(page, "<svg", "latent_mas · gsm8k · qwen3-tiny", "<td>5</td>", "accuracy (robust)", "Planner", "Judger", "95% CI") {
+		t.Errorf("report lacks expected content:\n%s", page)
+	}
 }
 
 // Same seed ⇒ identical results.jsonl whatever --threads and --generate_bs.
