@@ -66,6 +66,27 @@ func TestPerfReport(t *testing.T) {
 				c.dtype, c.n, c.kk, th, rate, bw, rate/bw)
 		}
 	}
+	// Batched decode: a few rows of activations over weights from DRAM.
+	for _, m := range []int{2, 4, 8, 16, 32} {
+		n, kk := 3072, 1024
+		per := n * kk
+		w := newBenchW("bf16", 256<<20/(2*per)*per)
+		copies := len(w.u16) / per
+		x := randF32(rand.New(rand.NewPCG(2, 2)), m*kk, 1)
+		y := make([]float32, m*n)
+		var bw, rate float64
+		for r := 0; r < rounds; r++ {
+			var sink float32
+			bw = math.Max(bw, float64(len(buf)*4)/timeIt(1, func() { sink += cur.sumSqF32(buf) })/1e9)
+			rate = math.Max(rate, float64(copies*per*2)/timeIt(1, func() {
+				for i := 0; i < copies; i++ {
+					w.mm(y, x, nil, m, n, kk, i*per, 0, n)
+				}
+			})/1e9)
+		}
+		fmt.Printf("batched bf16 m=%d n=%d k=%d threads=1: %5.1f GB/s of weights (%.0f GFLOP/s) of %5.1f GB/s read = %.2f\n",
+			m, n, kk, rate, rate/2*2*float64(m), bw, rate/bw)
+	}
 	for _, th := range []int{1, 2} {
 		for _, dtype := range []string{"f32", "bf16", "f16", "bf16bf16"} {
 			for _, m := range []int{128, 512} {

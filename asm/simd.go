@@ -28,6 +28,8 @@ type vecKernels struct {
 	f32, bf16 tileSet
 	f16       tileSet
 	bf16dp    tileSet // VDPBF16PS tiles over 32-wide k blocks; nil if absent
+	// Prefetching mr×4 tiles ([mr-1][0]) for small m, nil if absent.
+	pfF32, pfBF16, pfF16 tileSet
 	// Matrix-vector kernels: one x row times mvRows w rows.
 	mvF32, mvBF16, mvF16 tileFn
 	mvRows               int
@@ -219,6 +221,10 @@ func checkMM(ly, ldy, lx, ldx, lw, ldw, m, n, kk int) {
 	}
 }
 
+// smallM is the largest m for which the prefetching tiles are used: with
+// few activation rows the product is bound by reading w from memory.
+var smallM = 16
+
 // xBlockBytes bounds the rows of x swept per block of w rows so that they
 // stay in L2 while a block of w rows sits in L1.
 const xBlockBytes = 256 << 10
@@ -227,7 +233,7 @@ const xBlockBytes = 256 << 10
 // block width of ts, xs and ws the element sizes of x and w in bytes. For
 // m = 1 it runs mv (1×mvRows) first when given: a matrix-vector product is
 // bound by memory, and more rows at once keep more DRAM streams in flight.
-func driveMM(ts tileSet, mv tileFn, mvRows int, kb int, y []float32, ldy int, xp unsafe.Pointer, xs, ldx int, wp unsafe.Pointer, ws, ldw int, m, n, kk int) {
+func driveMM(ts tileSet, pf tileSet, mv tileFn, mvRows int, kb int, y []float32, ldy int, xp unsafe.Pointer, xs, ldx int, wp unsafe.Pointer, ws, ldw int, m, n, kk int) {
 	mrMax, nrMax := len(ts), len(ts[0])
 	nblk := uintptr(kk / kb)
 	mb := m
@@ -250,6 +256,9 @@ func driveMM(ts tileSet, mv tileFn, mvRows int, kb int, y []float32, ldy int, xp
 		}
 		return
 	}
+	if m > smallM || nrMax != 4 {
+		pf = nil
+	}
 	for t0 := 0; t0 < m; t0 += mb {
 		t1 := min(m, t0+mb)
 		for r0 := 0; r0 < n; r0 += nrMax {
@@ -257,7 +266,11 @@ func driveMM(ts tileSet, mv tileFn, mvRows int, kb int, y []float32, ldy int, xp
 			wr := unsafe.Add(wp, r0*ldw*ws)
 			for t := t0; t < t1; t += mrMax {
 				mr := min(mrMax, t1-t)
-				ts[mr-1][nr-1](unsafe.Add(xp, t*ldx*xs), bx, wr, bw, unsafe.Add(yp, (t*ldy+r0)*4), by, nblk)
+				k := ts[mr-1][nr-1]
+				if pf != nil && nr == 4 {
+					k = pf[mr-1][0]
+				}
+				k(unsafe.Add(xp, t*ldx*xs), bx, wr, bw, unsafe.Add(yp, (t*ldy+r0)*4), by, nblk)
 			}
 		}
 	}
@@ -268,7 +281,7 @@ func (v *vecKernels) matMulF32(y []float32, ldy int, x []float32, ldx int, w []f
 	if m == 0 || n == 0 {
 		return
 	}
-	driveMM(v.f32, v.mvF32, v.mvRows, v.lanes, y, ldy, p32(x), 4, ldx, p32(w), 4, ldw, m, n, kk)
+	driveMM(v.f32, v.pfF32, v.mvF32, v.mvRows, v.lanes, y, ldy, p32(x), 4, ldx, p32(w), 4, ldw, m, n, kk)
 	if k0 := kk - kk%v.lanes; k0 < kk {
 		for t := 0; t < m; t++ {
 			xr := x[t*ldx+k0 : t*ldx+kk]
@@ -289,7 +302,7 @@ func (v *vecKernels) matMulBF16(y []float32, ldy int, x []float32, ldx int, w []
 	if m == 0 || n == 0 {
 		return
 	}
-	driveMM(v.bf16, v.mvBF16, v.mvRows, v.lanes, y, ldy, p32(x), 4, ldx, p16(w), 2, ldw, m, n, kk)
+	driveMM(v.bf16, v.pfBF16, v.mvBF16, v.mvRows, v.lanes, y, ldy, p32(x), 4, ldx, p16(w), 2, ldw, m, n, kk)
 	if k0 := kk - kk%v.lanes; k0 < kk {
 		for t := 0; t < m; t++ {
 			xr := x[t*ldx+k0 : t*ldx+kk]
@@ -310,7 +323,7 @@ func (v *vecKernels) matMulF16(y []float32, ldy int, x []float32, ldx int, w []u
 	if m == 0 || n == 0 {
 		return
 	}
-	driveMM(v.f16, v.mvF16, v.mvRows, v.lanes, y, ldy, p32(x), 4, ldx, p16(w), 2, ldw, m, n, kk)
+	driveMM(v.f16, v.pfF16, v.mvF16, v.mvRows, v.lanes, y, ldy, p32(x), 4, ldx, p16(w), 2, ldw, m, n, kk)
 	if k0 := kk - kk%v.lanes; k0 < kk {
 		for t := 0; t < m; t++ {
 			xr := x[t*ldx+k0 : t*ldx+kk]
@@ -331,7 +344,7 @@ func (v *vecKernels) matMulBF16BF16(y []float32, ldy int, x []uint16, ldx int, w
 	if m == 0 || n == 0 {
 		return
 	}
-	driveMM(v.bf16dp, nil, 0, 32, y, ldy, p16(x), 2, ldx, p16(w), 2, ldw, m, n, kk)
+	driveMM(v.bf16dp, nil, nil, 0, 32, y, ldy, p16(x), 2, ldx, p16(w), 2, ldw, m, n, kk)
 	if k0 := kk - kk%32; k0 < kk {
 		for t := 0; t < m; t++ {
 			xr := x[t*ldx+k0 : t*ldx+kk]

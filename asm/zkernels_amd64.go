@@ -323,6 +323,42 @@ func mmF32_avx512_4x3(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintp
 //go:noescape
 func mmF32_avx512_4x4(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 
+//go:noescape
+func mmBF16_avx512_1x4_pfnext(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
+func mmBF16_avx512_2x4_pfnext(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
+func mmBF16_avx512_3x4_pfnext(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
+func mmBF16_avx512_4x4_pfnext(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
+func mmF16_avx512_1x4_pfnext(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
+func mmF16_avx512_2x4_pfnext(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
+func mmF16_avx512_3x4_pfnext(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
+func mmF16_avx512_4x4_pfnext(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
+func mmF32_avx512_1x4_pfnext(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
+func mmF32_avx512_2x4_pfnext(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
+func mmF32_avx512_3x4_pfnext(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
+func mmF32_avx512_4x4_pfnext(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
 var tilesBF16DP_avx512 = tileSet{
 	{mmBF16DP_avx512_1x1, mmBF16DP_avx512_1x2, mmBF16DP_avx512_1x3, mmBF16DP_avx512_1x4},
 	{mmBF16DP_avx512_2x1, mmBF16DP_avx512_2x2, mmBF16DP_avx512_2x3, mmBF16DP_avx512_2x4},
@@ -367,6 +403,27 @@ var tilesF32_avx512 = tileSet{
 	{mmF32_avx512_2x1, mmF32_avx512_2x2, mmF32_avx512_2x3, mmF32_avx512_2x4},
 	{mmF32_avx512_3x1, mmF32_avx512_3x2, mmF32_avx512_3x3, mmF32_avx512_3x4},
 	{mmF32_avx512_4x1, mmF32_avx512_4x2, mmF32_avx512_4x3, mmF32_avx512_4x4},
+}
+
+var tilesPFBF16_avx512 = tileSet{
+	{mmBF16_avx512_1x4_pfnext},
+	{mmBF16_avx512_2x4_pfnext},
+	{mmBF16_avx512_3x4_pfnext},
+	{mmBF16_avx512_4x4_pfnext},
+}
+
+var tilesPFF16_avx512 = tileSet{
+	{mmF16_avx512_1x4_pfnext},
+	{mmF16_avx512_2x4_pfnext},
+	{mmF16_avx512_3x4_pfnext},
+	{mmF16_avx512_4x4_pfnext},
+}
+
+var tilesPFF32_avx512 = tileSet{
+	{mmF32_avx512_1x4_pfnext},
+	{mmF32_avx512_2x4_pfnext},
+	{mmF32_avx512_3x4_pfnext},
+	{mmF32_avx512_4x4_pfnext},
 }
 
 //go:noescape

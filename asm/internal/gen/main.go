@@ -97,17 +97,14 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int) string {
 		name += "_u2"
 	}
 	if pf < 0 {
-		name += fmt.Sprintf("_pfnext%d", -pf)
+		name += "_pfnext"
 	}
 	// w rows 4g..4g+3 (nr > 4, mr == 1 only) are addressed from wBase[g].
 	wBase := []string{"DI", "R13", "R12", "AX", "DX", "R11"}
 	wAddr := func(r, off int) string {
 		return rowAddr(wBase[r/4], "BX", "CX", r%4, off)
 	}
-	if nr > 4 && mr > 1 || nr > 24 || nr > 16 && pf < 0 {
-		panic("tile shape")
-	}
-	if pf <= -2 && nr > 16 {
+	if nr > 4 && mr > 1 || nr > 24 {
 		panic("tile shape")
 	}
 	b.p("// func %s(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)", name)
@@ -125,22 +122,13 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int) string {
 	for g := 1; g < (nr+3)/4; g++ {
 		b.p("\tLEAQ (%s)(BX*4), %s", wBase[g-1], wBase[g])
 	}
-	// Prefetch bases: the rows of the next tile (mr == 1, nr = 4 or 8).
-	pfBase := []string{"DX", "R11"}
-	if pf <= -2 {
-		// Linear prefetch of the next tile (rows assumed contiguous).
-		b.p("\tMOVQ BX, DX")
-		b.p("\tIMULQ $%d, DX", nr)
-		b.p("\tADDQ DI, DX")
-	}
-	if pf == -1 {
-		if mr > 1 || nr > 8 {
+	if pf < 0 {
+		// Prefetch the same k of the next tile's 4 w rows (the next w
+		// block the driver visits), from R12.
+		if nr != 4 {
 			panic("pfnext shape")
 		}
-		b.p("\tMOVQ BX, DX")
-		b.p("\tIMULQ $%d, DX", nr)
-		b.p("\tADDQ DI, DX")
-		b.p("\tLEAQ (DX)(BX*4), R11")
+		b.p("\tLEAQ (DI)(BX*4), R12")
 	}
 	acc := func(t, r int) int { return t*nr + r }
 	xr := func(t int) int { return 16 + t }
@@ -180,9 +168,8 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int) string {
 			if pf > 0 && (u == 0 || wstep*unroll <= 64) {
 				b.p("\tPREFETCHT0 %s", wAddr(r, pf+u*wstep))
 			}
-			if pf == -1 {
-				// The same k of the next tile's rows (mr == 1).
-				b.p("\tPREFETCHT0 %s", rowAddr(pfBase[r/4], "BX", "CX", r%4, u*wstep))
+			if pf < 0 && (u*wstep)%64 == 0 {
+				b.p("\tPREFETCHT0 %s", rowAddr("R12", "BX", "CX", r%4, u*wstep))
 			}
 			w := s.r(wr(r))
 			switch {
@@ -205,27 +192,14 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int) string {
 			}
 		}
 	}
-	linearPF := func(u int) {
-		if pf > -2 {
-			return
-		}
-		op := map[int]string{-2: "PREFETCHT0", -3: "PREFETCHT2", -4: "PREFETCHNTA"}[pf]
-		for j := 0; j < nr*wstep; j += 64 {
-			b.p("\t%s %d(DX)", op, j+u*nr*wstep)
-		}
-	}
 	advance := func(u int) {
 		b.p("\tADDQ $%d, SI", u*xstep)
 		b.p("\tADDQ $%d, DI", u*wstep)
 		for g := 1; g < (nr+3)/4; g++ {
 			b.p("\tADDQ $%d, %s", u*wstep, wBase[g])
 		}
-		if pf == -1 {
-			b.p("\tADDQ $%d, DX", u*wstep)
-			b.p("\tADDQ $%d, R11", u*wstep)
-		}
-		if pf <= -2 {
-			b.p("\tADDQ $%d, DX", u*nr*wstep)
+		if pf < 0 {
+			b.p("\tADDQ $%d, R12", u*wstep)
 		}
 	}
 	if unroll == 2 {
@@ -240,34 +214,8 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int) string {
 	b.p("\tTESTQ R10, R10")
 	b.p("\tJEQ reduce")
 	b.p("loop:")
-	if wide := unroll == 2 && mr == 1 && dt.size == 2 && !dp && s.name == "avx512"; wide {
-		// Two k blocks per iteration from one 64-byte load per w row,
-		// widened from its two halves (same per-lane order as body).
-		b.p("\tVMOVUPS (SI), Z16")
-		b.p("\tVMOVUPS %d(SI), Z17", xstep)
-		for r := 0; r < nr; r++ {
-			b.p("\tVMOVDQU32 %s, Z%d", wAddr(r, 0), 24+r%4)
-			b.p("\tVEXTRACTI64X4 $1, Z%d, Y%d", 24+r%4, 28+r%2)
-			for u := 0; u < 2; u++ {
-				src := fmt.Sprintf("Y%d", 24+r%4)
-				if u == 1 {
-					src = fmt.Sprintf("Y%d", 28+r%2)
-				}
-				w := fmt.Sprintf("Z%d", 20+r%4)
-				if dt.name == "BF16" {
-					b.p("\tVPMOVZXWD %s, %s", src, w)
-					b.p("\tVPSLLD $16, %s, %s", w, w)
-				} else {
-					b.p("\tVCVTPH2PS %s, %s", src, w)
-				}
-				b.p("\tVFMADD231PS %s, Z%d, %s", w, 16+u, s.r(acc(0, r)))
-			}
-		}
-	} else {
-		for u := 0; u < unroll; u++ {
-			body(u)
-			linearPF(u)
-		}
+	for u := 0; u < unroll; u++ {
+		body(u)
 	}
 	advance(unroll)
 	b.p("\tDECQ R10")
@@ -371,6 +319,13 @@ func main() {
 	for mr := 1; mr <= 4; mr++ {
 		for nr := 1; nr <= 4; nr++ {
 			add("tilesBF16DP_avx512", mr, nr, tile(&s, avx512, dtypes[1], mr, nr, true, 0, 1))
+		}
+	}
+	// Small-m tiles (batched decode, bound by memory): 4 w rows, prefetching
+	// the next w block.
+	for _, dt := range dtypes {
+		for mr := 1; mr <= 4; mr++ {
+			add(fmt.Sprintf("tilesPF%s_avx512", dt.name), mr, 1, tile(&s, avx512, dt, mr, 4, false, -1, 1))
 		}
 	}
 	// Matrix-vector kernels (m = 1): many rows at once keep enough DRAM
