@@ -401,13 +401,15 @@ func TestF32ToBF16(t *testing.T) {
 
 func TestAllocs(t *testing.T) {
 	x := randF32(rand.New(rand.NewPCG(1, 1)), 4*1024, 1)
-	w := randF32(rand.New(rand.NewPCG(1, 2)), 8*1024, 1)
+	w := randF32(rand.New(rand.NewPCG(1, 2)), 40*1024, 1)
 	wb := toBF16(w)
 	xb := toBF16(x)
 	y := make([]float32, 64)
 	forEachLevel(t, func(t *testing.T) {
 		for name, f := range map[string]func(){
 			"MatMulF32":      func() { MatMulF32(y, 8, x, 1024, w, 1024, 4, 8, 1024) },
+			"MatVecBF16":     func() { MatMulBF16(y, 40, x, 1024, wb, 1024, 1, 40, 1024) },
+			"BatchedBF16":    func() { MatMulBF16(y, 8, x, 1024, wb, 1024, 3, 8, 1024) },
 			"MatMulBF16":     func() { MatMulBF16(y, 8, x, 1024, wb, 1024, 4, 8, 1024) },
 			"MatMulF16":      func() { MatMulF16(y, 8, x, 1024, wb, 1024, 4, 8, 1024) },
 			"MatMulBF16BF16": func() { MatMulBF16BF16(y, 8, xb, 1024, wb, 1024, 4, 8, 1024) },
