@@ -144,6 +144,11 @@ type Device struct {
 	dev   uintptr
 	queue uintptr
 
+	// TiledMatMul selects the shared-memory tiled kernel for products of more
+	// than MatvecRows rows. It is off on CPU drivers, whose workgroup
+	// barriers are expensive, where matvec in 8-row slices is faster.
+	TiledMatMul bool
+
 	devType, stagingType int  // memory type indices for device buffers and staging
 	mappable             bool // device buffers are host-visible and coherent
 
@@ -186,7 +191,7 @@ func Open(index int) (*Device, error) {
 		sort.SliceStable(usable, func(a, b int) bool { return rank[usable[a].Type] < rank[usable[b].Type] })
 		pick = usable[0]
 	}
-	d := &Device{info: pick, pd: physDevs[pick.Index], sets: map[setKey]uint64{}, kernels: map[string]*Kernel{}, buffers: map[*Buffer]struct{}{}}
+	d := &Device{info: pick, pd: physDevs[pick.Index], TiledMatMul: pick.Type != "cpu", sets: map[setKey]uint64{}, kernels: map[string]*Kernel{}, buffers: map[*Buffer]struct{}{}}
 	_, d.mem = describe(pick.Index, d.pd)
 	if err := d.init(); err != nil {
 		d.Close()

@@ -94,9 +94,20 @@ func (d *Device) UploadF32(v []float32) (*Buffer, error) {
 	return b, nil
 }
 
-// MatvecRows is the largest row count MatMul computes with the matvec
-// kernel (each weight read once per 8 rows); above it the tiled kernel runs.
+// MatvecRows is the largest row count MatMul computes with one pass of the
+// matvec kernel (each weight read once per 8 rows). Above it the tiled
+// kernel runs when Device.TiledMatMul is set, else matvec in slices of 8.
 const MatvecRows = 8
+
+// matvecCols is the number of output columns one matvec workgroup computes:
+// many on CPU drivers, where each workgroup has a fixed cost, few on GPUs,
+// which want many workgroups in flight.
+func (d *Device) matvecCols() int {
+	if d.info.Type == "cpu" {
+		return 64
+	}
+	return 4
+}
 
 // grid spreads count workgroups over x and y within the device limit.
 func (s *Stream) grid(count int) (uint32, uint32) {
@@ -145,11 +156,13 @@ func (s *Stream) MatMul(y *Buffer, yOff int, x *Buffer, xOff int, m int, w *Mat,
 	} else {
 		bias = y
 	}
-	name := "matmul_" + dt
-	if m <= MatvecRows {
-		name = "matvec_" + dt
+	tiled := m > MatvecRows && s.d.TiledMatMul
+	name, words := "matvec_"+dt, 10
+	if tiled {
+		name, words = "matmul_"+dt, 9
 	}
-	k := s.kernel(name, 4, 9)
+	k := s.kernel(name, 4, words)
+	cols := s.d.matvecCols()
 	if k == nil {
 		return
 	}
@@ -157,12 +170,12 @@ func (s *Stream) MatMul(y *Buffer, yOff int, x *Buffer, xOff int, m int, w *Mat,
 		if i > 0 {
 			s.Concurrent() // slabs write disjoint columns of y
 		}
-		push := []uint32{uint32(sl.Rows), uint32(w.Cols), uint32(m), 0, uint32(xOff), uint32(yOff + sl.Row), uint32(bOff + sl.Row), flags, uint32(w.Rows)}
-		if m <= MatvecRows {
-			gx, gy := s.grid(sl.Rows)
+		push := []uint32{uint32(sl.Rows), uint32(w.Cols), uint32(m), 0, uint32(xOff), uint32(yOff + sl.Row), uint32(bOff + sl.Row), flags, uint32(w.Rows), uint32(cols)}
+		if !tiled {
+			gx, gy := s.grid((sl.Rows + cols - 1) / cols)
 			s.Dispatch(k, []*Buffer{sl.Buf, x, y, bias}, push, gx, gy, uint32((m+MatvecRows-1)/MatvecRows))
 		} else {
-			s.Dispatch(k, []*Buffer{sl.Buf, x, y, bias}, push, uint32((sl.Rows+15)/16), uint32((m+15)/16), 1)
+			s.Dispatch(k, []*Buffer{sl.Buf, x, y, bias}, push[:9], uint32((sl.Rows+15)/16), uint32((m+15)/16), 1)
 		}
 	}
 }

@@ -138,34 +138,38 @@ func TestMatMul(t *testing.T) {
 	}
 	defer s.Close()
 	r := rand.New(rand.NewPCG(1, 2))
-	for _, dt := range []tensor.DType{tensor.F32, tensor.BF16, tensor.F16} {
-		for _, sz := range [][3]int{{1, 1, 1}, {1, 7, 13}, {3, 33, 65}, {8, 129, 31}, {9, 17, 70}, {17, 45, 129}, {40, 100, 257}, {2, 70000, 3}} {
-			m, n, k := sz[0], sz[1], sz[2]
-			w := randMat(r, dt, n, k)
-			x := randVec(r, m*k, 1)
-			bias := randVec(r, n, 1)
-			want := make([]float32, m*n)
-			tensor.MatMulRef(want, x, m, w)
-			dw, err := d.UploadMat(w)
-			if err != nil {
-				t.Fatal(err)
+	defer func(v bool) { d.TiledMatMul = v }(d.TiledMatMul)
+	for _, tiled := range []bool{false, true} {
+		d.TiledMatMul = tiled
+		for _, dt := range []tensor.DType{tensor.F32, tensor.BF16, tensor.F16} {
+			for _, sz := range [][3]int{{1, 1, 1}, {1, 7, 13}, {3, 33, 65}, {8, 129, 31}, {9, 17, 70}, {17, 45, 129}, {40, 100, 257}, {2, 70000, 3}} {
+				m, n, k := sz[0], sz[1], sz[2]
+				w := randMat(r, dt, n, k)
+				x := randVec(r, m*k, 1)
+				bias := randVec(r, n, 1)
+				want := make([]float32, m*n)
+				tensor.MatMulRef(want, x, m, w)
+				dw, err := d.UploadMat(w)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// x and y at odd offsets, y pre-filled to test accumulate.
+				xb := upload(t, d, append(make([]float32, 3), x...))
+				y0 := randVec(r, m*n, 1)
+				yb := upload(t, d, append(make([]float32, 5), y0...))
+				bb := upload(t, d, append(make([]float32, 2), bias...))
+				s.MatMul(yb, 5, xb, 3, m, dw, nil, 0, false)
+				run(t, s)
+				tol := 1e-5 * math.Sqrt(float64(k))
+				near(t, dt.String()+" matmul", download(t, yb, 5, m*n), want, tol, 1e-5)
+				s.MatMul(yb, 5, xb, 3, m, dw, bb, 2, true)
+				run(t, s)
+				for i := range want {
+					want[i] = want[i] + want[i] + bias[i%n]
+				}
+				near(t, dt.String()+" matmul accumulate+bias", download(t, yb, 5, m*n), want, 2*tol, 1e-5)
+				dw.Free()
 			}
-			// x and y at odd offsets, y pre-filled to test accumulate.
-			xb := upload(t, d, append(make([]float32, 3), x...))
-			y0 := randVec(r, m*n, 1)
-			yb := upload(t, d, append(make([]float32, 5), y0...))
-			bb := upload(t, d, append(make([]float32, 2), bias...))
-			s.MatMul(yb, 5, xb, 3, m, dw, nil, 0, false)
-			run(t, s)
-			tol := 1e-5 * math.Sqrt(float64(k))
-			near(t, dt.String()+" matmul", download(t, yb, 5, m*n), want, tol, 1e-5)
-			s.MatMul(yb, 5, xb, 3, m, dw, bb, 2, true)
-			run(t, s)
-			for i := range want {
-				want[i] = want[i] + want[i] + bias[i%n]
-			}
-			near(t, dt.String()+" matmul accumulate+bias", download(t, yb, 5, m*n), want, 2*tol, 1e-5)
-			dw.Free()
 		}
 	}
 }
