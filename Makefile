@@ -43,5 +43,9 @@ static: build ## prove the default binary is built without cgo and links statica
 	@$(GO) version -m $(BIN)/latentmas | grep -q 'CGO_ENABLED=0' || { echo 'built with cgo'; exit 1; }
 	@echo "static: $(BIN)/latentmas is a static, cgo-free binary"
 
+vulkan: ## build bin/latentmas-vulkan: the Vulkan flavour, dynamically linked, loads libvulkan.so.1 at run time (no cgo)
+	$(GO) build -trimpath -tags vulkan -o $(BIN)/latentmas-vulkan ./cmd/latentmas
+.PHONY: vulkan
+
 clean: ## remove build outputs
 	rm -rf $(BIN)
