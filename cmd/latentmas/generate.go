@@ -39,6 +39,7 @@ greedy. --chat renders the prompt with the checkpoint's own chat template.`, std
 	threads := fs.Int("threads", 0, "worker threads (0 = all cores)")
 	offline := fs.Bool("offline", false, "never download (also HF_HUB_OFFLINE=1)")
 	asJSON := fs.Bool("json", false, "print one JSON object (ids, text, stats) instead of streaming text")
+	device := fs.String("device", "cpu", deviceHelp)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -53,6 +54,11 @@ greedy. --chat renders the prompt with the checkpoint's own chat template.`, std
 		return err
 	}
 	defer lm.model.Close()
+	release, err := attachDevice(lm.model, *device, stderr)
+	if err != nil {
+		return err
+	}
+	defer release()
 
 	var ids []int
 	text := *prompt

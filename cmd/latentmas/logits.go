@@ -69,6 +69,7 @@ state of the last position (the vector LatentMAS realigns).`, stderr)
 	idsFlag := fs.String("ids", "", "comma-separated prompt token ids")
 	top := fs.Int("top", 20, "how many logits to print per position")
 	threads := fs.Int("threads", 0, "worker threads (0 = all cores)")
+	device := fs.String("device", "cpu", deviceHelp)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -87,6 +88,11 @@ state of the last position (the vector LatentMAS realigns).`, stderr)
 		return err
 	}
 	defer m.Close()
+	release, err := attachDevice(m, *device, stderr)
+	if err != nil {
+		return err
+	}
+	defer release()
 	out, err := m.Forward([]qwen.Seq{{Cache: m.NewCache(len(ids)), IDs: ids}}, qwen.Request{Logits: qwen.LogitsAll})
 	if err != nil {
 		return err

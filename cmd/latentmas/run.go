@@ -113,9 +113,8 @@ the latents mapped by --align_method).`, stderr)
 	fs.IntVar(&f.threads, "threads", 0, "worker threads (0 = all cores)")
 	fs.BoolVar(&f.offline, "offline", false, "never download (also HF_HUB_OFFLINE=1)")
 	fs.BoolVar(&f.useVLLM, "use_vllm", false, "not supported (vLLM is a GPU server); accepted only to explain")
-	for _, ignored := range []string{"device", "device2"} {
-		fs.String(ignored, "", "accepted for reference compatibility; ignored (CPU)")
-	}
+	device := fs.String("device", "cpu", deviceHelp)
+	fs.String("device2", "", "accepted for reference compatibility; ignored")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -203,6 +202,11 @@ the latents mapped by --align_method).`, stderr)
 		return err
 	}
 	defer m.Close()
+	release, err := attachDevice(m, *device, stderr)
+	if err != nil {
+		return err
+	}
+	defer release()
 	runner := &mas.Runner{Model: m, Tok: tok, Opt: opt}
 	if f.method == "latent_mas_hybrid" {
 		h, models, err := loadHybrid(&f, m, tok, stderr)

@@ -57,6 +57,10 @@ type Output struct {
 	vocab, d int
 }
 
+// SetDims sets the vocabulary and hidden sizes that LastHidden and
+// LogitsRow index by; backends that fill an Output themselves call it.
+func (o *Output) SetDims(vocab, hidden int) { o.vocab, o.d = vocab, hidden }
+
 // LastHidden is sequence i's post-norm hidden state at its last new position.
 func (o *Output) LastHidden(i int) []float32 {
 	r := o.Starts[i+1] - 1
@@ -89,6 +93,9 @@ func grow(b []float32, n int) []float32 {
 // a sequence get RoPE positions Cache.NextPos(), NextPos()+1, … and attend
 // causally to everything in their own cache.
 func (m *Model) Forward(seqs []Seq, req Request) (*Output, error) {
+	if b := m.backend; b != nil {
+		return b.Forward(seqs, req)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	c := m.Config

@@ -49,11 +49,24 @@ type Model struct {
 	rope *tensor.Rope
 	attn tensor.Attention
 
+	backend Forwarder // when set, Forward runs there (e.g. Vulkan)
+
 	mu    sync.Mutex
 	ws    workspace
 	out   Output
 	close func() error
 }
+
+// Forwarder runs forward passes with Model.Forward's semantics; a compute
+// backend (such as the Vulkan one) implements it.
+type Forwarder interface {
+	Forward(seqs []Seq, req Request) (*Output, error)
+}
+
+// SetBackend makes Forward run on b (nil: back to the CPU), so everything
+// built on the model — latent rollouts, generation, the methods — uses it.
+// The backend must compute with its own code, never through m.Forward.
+func (m *Model) SetBackend(b Forwarder) { m.backend = b }
 
 // Options configure loading.
 type Options struct {

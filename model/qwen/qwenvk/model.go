@@ -5,9 +5,7 @@ package qwenvk
 import (
 	"errors"
 	"fmt"
-	"reflect"
 	"sync"
-	"unsafe"
 	"weak"
 
 	"github.com/latentmas/latentmas/model/qwen"
@@ -108,18 +106,9 @@ func New(m *qwen.Model, dev *vulkan.Device) (*Model, error) {
 	return vm, nil
 }
 
-// setDims fills qwen.Output's unexported vocab and hidden sizes, which its
-// LastHidden and LogitsRow methods need. (A qwen.NewOutput constructor would
-// make this unnecessary.)
+// setDims fills the Output's sizes for LastHidden and LogitsRow.
 func setDims(o *qwen.Output, vocab, d int) error {
-	v := reflect.ValueOf(o).Elem()
-	for name, val := range map[string]int{"vocab": vocab, "d": d} {
-		f := v.FieldByName(name)
-		if !f.IsValid() || f.Kind() != reflect.Int {
-			return fmt.Errorf("qwenvk: qwen.Output has no int field %q any more; update setDims", name)
-		}
-		reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem().SetInt(int64(val))
-	}
+	o.SetDims(vocab, d)
 	return nil
 }
 

@@ -1,0 +1,5 @@
+//go:build !vulkan
+
+package main
+
+const vulkanBuild = false
