@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 
@@ -407,8 +406,8 @@ func TestHandOff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	check(t, "hand-off logits", got, o.LogitsRow(0), 1e-5, 0)
-	check(t, "hand-off kv", cacheKV(c, m), cacheKV(ref, m), 1e-5, 1e-5)
+	golden.Check(t, "hand-off logits", got, o.LogitsRow(0), 1e-5, 0)
+	golden.Check(t, "hand-off kv", cacheKV(c, m), cacheKV(ref, m), 1e-5, 1e-5)
 	for _, bad := range []Transfer{{Cache: nil, IDs: ids}, {Cache: c}, {Cache: c, Latents: lat[:D-1]}, {Cache: c, IDs: []int{-1}}} {
 		if _, err := HandOff(m, []Transfer{bad}, qwen.Request{}); err == nil {
 			t.Errorf("hand-off %+v: no error", bad)
@@ -416,27 +415,6 @@ func TestHandOff(t *testing.T) {
 	}
 	if c.Len() != 7 {
 		t.Error("a rejected hand-off touched the cache")
-	}
-}
-
-// checkTopK compares a golden top-k list by value: the logits at the golden
-// ids, and the k largest values, within atol (adjacent values can be closer
-// than the tolerance, so the order is not compared).
-func checkTopK(t *testing.T, what string, logits []float32, ids []int, values []float32, atol float64) {
-	t.Helper()
-	for i, id := range ids {
-		if d := math.Abs(float64(logits[id] - values[i])); d > atol {
-			t.Errorf("%s: logit of id %d = %g, want %g", what, id, logits[id], values[i])
-		}
-	}
-	top := slices.Clone(logits)
-	sort.Slice(top, func(i, j int) bool { return top[i] > top[j] })
-	want := slices.Clone(values)
-	sort.Slice(want, func(i, j int) bool { return want[i] > want[j] })
-	for i := range want {
-		if d := math.Abs(float64(top[i] - want[i])); d > atol {
-			t.Errorf("%s: %d-th largest logit %g, want %g", what, i+1, top[i], want[i])
-		}
 	}
 }
 
@@ -492,15 +470,6 @@ func loadModel(t *testing.T, dir string) *qwen.Model {
 	return m
 }
 
-func promptIDs(t *testing.T, s *golden.Set, name string) []int {
-	t.Helper()
-	var p struct {
-		IDs []int `json:"ids"`
-	}
-	decode(t, s, "prompts."+name, &p)
-	return p.IDs
-}
-
 func TestGoldenCross(t *testing.T) {
 	for _, g := range goldenCross(t) {
 		for _, adir := range g.a.Checkpoints(g.root) {
@@ -548,25 +517,25 @@ func testGoldenCross(t *testing.T, g crossModels, A, B *qwen.Model) {
 		t.Fatal(err)
 	}
 	lin := al.(*LinearAligner)
-	check(t, "W_cross", lin.W(), array(t, g.set, spec.Arrays["W_cross"]), 1e-5, 0)
+	golden.Check(t, "W_cross", lin.W(), array(t, g.set, spec.Arrays["W_cross"]), 1e-5, 0)
 	if d := math.Abs(float64(lin.TargetNorm)-spec.TargetNorm) / spec.TargetNorm; d > 1e-6 {
 		t.Errorf("target norm %g, want %g", lin.TargetNorm, spec.TargetNorm)
 	}
 
 	// The single-vector example: A's post-norm last hidden for the prompt.
 	ca := A.NewCache(64)
-	out, err := A.Forward([]qwen.Seq{{Cache: ca, IDs: promptIDs(t, g.a, spec.Prompt)}}, qwen.Request{})
+	out, err := A.Forward([]qwen.Seq{{Cache: ca, IDs: g.a.PromptIDs(t, spec.Prompt)}}, qwen.Request{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := slices.Clone(out.LastHidden(0))
-	check(t, "A last hidden", h, spec.ALast, 1e-4, 1e-4)
+	golden.Check(t, "A last hidden", h, spec.ALast, 1e-4, 1e-4)
 	mapped, pre := make([]float32, al.OutDim()), make([]float32, al.OutDim())
 	if err := lin.MapPre(mapped, h, pre); err != nil {
 		t.Fatal(err)
 	}
-	check(t, "mapped_pre_rescale", pre, spec.Pre, 1e-5, 0)
-	check(t, "mapped", mapped, spec.Mapped, 1e-5, 0)
+	golden.Check(t, "mapped_pre_rescale", pre, spec.Pre, 1e-5, 0)
+	golden.Check(t, "mapped", mapped, spec.Mapped, 1e-5, 0)
 
 	// The hybrid hand-off: A plans with its own realignment, its raw hiddens
 	// h₀…h₃ are mapped to B, B rebuilds its memory and continues.
@@ -578,10 +547,10 @@ func testGoldenCross(t *testing.T, g crossModels, A, B *qwen.Model) {
 	ca = A.NewCache(256)
 	trA := &Trace{}
 	steps := len(hp.Raw)
-	if err := (&Rollout{Model: A, Realign: rA, Steps: steps}).Run([]Agent{{Cache: ca, IDs: promptIDs(t, g.a, "latent_agent1_planner"), Trace: trA}}); err != nil {
+	if err := (&Rollout{Model: A, Realign: rA, Steps: steps}).Run([]Agent{{Cache: ca, IDs: g.a.PromptIDs(t, "latent_agent1_planner"), Trace: trA}}); err != nil {
 		t.Fatal(err)
 	}
-	check(t, "A raw hiddens", flat(trA.Raw), flat(hp.Raw), 1e-4, 1e-4)
+	golden.Check(t, "A raw hiddens", flat(trA.Raw), flat(hp.Raw), 1e-4, 1e-4)
 	DB := B.Config.HiddenSize
 	transferred := make([]float32, len(trA.Raw)*DB)
 	for i, raw := range trA.Raw {
@@ -589,35 +558,35 @@ func testGoldenCross(t *testing.T, g crossModels, A, B *qwen.Model) {
 			t.Fatal(err)
 		}
 	}
-	check(t, "transferred", transferred, flat(hp.Transferred), 1e-5, 0)
+	golden.Check(t, "transferred", transferred, flat(hp.Transferred), 1e-5, 0)
 
 	cb := B.NewCache(512)
-	out, err = HandOff(B, []Transfer{{Cache: cb, IDs: promptIDs(t, g.b, "latent_agent1_planner"), Latents: transferred}}, qwen.Request{Logits: qwen.LogitsLast})
+	out, err = HandOff(B, []Transfer{{Cache: cb, IDs: g.b.PromptIDs(t, "latent_agent1_planner"), Latents: transferred}}, qwen.Request{Logits: qwen.LogitsLast})
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkTopK(t, "B transfer last logits", out.LogitsRow(0), hp.TransferTop.IDs, hp.TransferTop.Values, 1e-4)
+	golden.CheckTopK(t, "B transfer last logits", out.LogitsRow(0), hp.TransferTop.IDs, hp.TransferTop.Values, 1e-4)
 	if cb.Len() != hp.TransferLen {
 		t.Fatalf("transfer cache length %d, want %d", cb.Len(), hp.TransferLen)
 	}
-	check(t, "transfer kv", cacheKV(cb, B), array(t, g.set, hp.Arrays["transfer_kv"]), 1e-4, 1e-4)
+	golden.Check(t, "transfer kv", cacheKV(cb, B), array(t, g.set, hp.Arrays["transfer_kv"]), 1e-4, 1e-4)
 
 	rB, _, err := BuildRealigner(B, RealignOptions{Enabled: true, Lambda: spec.Lambda})
 	if err != nil {
 		t.Fatal(err)
 	}
 	trB := &Trace{}
-	if err := (&Rollout{Model: B, Realign: rB, Steps: len(hp.LatentIn)}).Run([]Agent{{Cache: cb, IDs: promptIDs(t, g.b, "latent_agent2_critic"), Trace: trB}}); err != nil {
+	if err := (&Rollout{Model: B, Realign: rB, Steps: len(hp.LatentIn)}).Run([]Agent{{Cache: cb, IDs: g.b.PromptIDs(t, "latent_agent2_critic"), Trace: trB}}); err != nil {
 		t.Fatal(err)
 	}
-	check(t, "B agent-2 prompt last hidden", trB.PromptLastHidden, hp.PromptLast, 1e-4, 1e-4)
+	golden.Check(t, "B agent-2 prompt last hidden", trB.PromptLastHidden, hp.PromptLast, 1e-4, 1e-4)
 	logits := make([]float32, B.LMHead.Rows)
 	tensor.MatMul(B.Pool, logits, trB.PromptLastHidden, 1, &B.LMHead)
-	checkTopK(t, "B agent-2 prompt last logits", logits, hp.PromptTop.IDs, hp.PromptTop.Values, 1e-4)
-	check(t, "B latent_in", flat(trB.LatentIn), flat(hp.LatentIn), 1e-5, 0)
-	check(t, "B hidden_after", flat(trB.HiddenAfter), flat(hp.HiddenAfter), 1e-4, 1e-4)
+	golden.CheckTopK(t, "B agent-2 prompt last logits", logits, hp.PromptTop.IDs, hp.PromptTop.Values, 1e-4)
+	golden.Check(t, "B latent_in", flat(trB.LatentIn), flat(hp.LatentIn), 1e-5, 0)
+	golden.Check(t, "B hidden_after", flat(trB.HiddenAfter), flat(hp.HiddenAfter), 1e-4, 1e-4)
 	if cb.Len() != hp.FinalLen {
 		t.Fatalf("final cache length %d, want %d", cb.Len(), hp.FinalLen)
 	}
-	check(t, "B final kv", cacheKV(cb, B), array(t, g.set, hp.Arrays["B_final_kv"]), 1e-4, 1e-4)
+	golden.Check(t, "B final kv", cacheKV(cb, B), array(t, g.set, hp.Arrays["B_final_kv"]), 1e-4, 1e-4)
 }

@@ -60,17 +60,6 @@ func array(t *testing.T, s *golden.Set, name string) []float32 {
 	return a
 }
 
-func check(t *testing.T, what string, got, want []float32, atol, rtol float64) {
-	t.Helper()
-	d, err := golden.Compare(got, want, atol, rtol)
-	if err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
-	if d.Exceeds {
-		t.Errorf("%s: element %d = %g, want %g (max |diff| %.3g)", what, d.Index, d.Got, d.Want, d.MaxAbs)
-	}
-}
-
 func flat(v [][]float32) []float32 {
 	var out []float32
 	for _, r := range v {
@@ -134,7 +123,7 @@ func TestGoldenLatentRollout(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				check(t, "realign matrix", r.M(), array(t, g.set, spec.Arrays["realign_matrix"]), 1e-5, 0)
+				golden.Check(t, "realign matrix", r.M(), array(t, g.set, spec.Arrays["realign_matrix"]), 1e-5, 0)
 				if d := math.Abs(float64(r.TargetNorm)-spec.TargetNorm) / spec.TargetNorm; d > 1e-6 {
 					t.Errorf("target norm %g, want %g (rel %g)", r.TargetNorm, spec.TargetNorm, d)
 				}
@@ -145,14 +134,14 @@ func TestGoldenLatentRollout(t *testing.T) {
 				if err := ro.Run([]Agent{{Cache: c, IDs: a1.IDs, Trace: tr}}); err != nil {
 					t.Fatal(err)
 				}
-				check(t, "prompt last hidden", tr.PromptLastHidden, spec.PromptLastH, 1e-4, 1e-4)
-				check(t, "latent_pre_rescale", flat(tr.PreRescale), array(t, g.set, spec.Arrays["latent_pre_rescale"]), 1e-5, 0)
-				check(t, "latent_in", flat(tr.LatentIn), array(t, g.set, spec.Arrays["latent_in"]), 1e-5, 0)
-				check(t, "hidden_after", flat(tr.HiddenAfter), array(t, g.set, spec.Arrays["hidden_after"]), 1e-4, 1e-4)
+				golden.Check(t, "prompt last hidden", tr.PromptLastHidden, spec.PromptLastH, 1e-4, 1e-4)
+				golden.Check(t, "latent_pre_rescale", flat(tr.PreRescale), array(t, g.set, spec.Arrays["latent_pre_rescale"]), 1e-5, 0)
+				golden.Check(t, "latent_in", flat(tr.LatentIn), array(t, g.set, spec.Arrays["latent_in"]), 1e-5, 0)
+				golden.Check(t, "hidden_after", flat(tr.HiddenAfter), array(t, g.set, spec.Arrays["hidden_after"]), 1e-4, 1e-4)
 				if c.Len() != spec.KVLen {
 					t.Fatalf("cache length %d, want %d", c.Len(), spec.KVLen)
 				}
-				check(t, "kv_final", cacheKV(c, g.model), array(t, g.set, spec.Arrays["kv_final"]), 1e-4, 1e-4)
+				golden.Check(t, "kv_final", cacheKV(c, g.model), array(t, g.set, spec.Arrays["kv_final"]), 1e-4, 1e-4)
 
 				// Agent 2 appends its prompt on top of the working memory.
 				if c.NextPos() != spec.Agent2Greedy.Start {
@@ -162,7 +151,7 @@ func TestGoldenLatentRollout(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				check(t, "agent2 last logits", out.LogitsRow(0), array(t, g.set, spec.Arrays["agent2_last_logits"]), 1e-4, 0)
+				golden.Check(t, "agent2 last logits", out.LogitsRow(0), array(t, g.set, spec.Arrays["agent2_last_logits"]), 1e-4, 0)
 				var ids []int
 				for len(ids) < len(spec.Agent2Greedy.Greedy) {
 					id := argmax(out.LogitsRow(0))

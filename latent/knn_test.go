@@ -2,6 +2,7 @@ package latent
 
 import (
 	"fmt"
+	"github.com/latentmas/latentmas/internal/golden"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
@@ -308,7 +309,7 @@ func TestGoldenKnn(t *testing.T) {
 		if err := (&Rollout{Model: g.model, Realign: r, Steps: src.Steps}).Run([]Agent{{Cache: base, IDs: a1.IDs}}); err != nil {
 			t.Fatal(err)
 		}
-		check(t, g.set.Name+" source kv", cacheKV(base, g.model), array(t, g.set, src.Arrays["kv_final"]), 1e-4, 1e-4)
+		golden.Check(t, g.set.Name+" source kv", cacheKV(base, g.model), array(t, g.set, src.Arrays["kv_final"]), 1e-4, 1e-4)
 
 		var strategies map[string]any
 		decode(t, g.set, "knn", &strategies)
@@ -353,12 +354,12 @@ func TestGoldenKnn(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				check(t, "query_vector_folded", q, spec.Query, 1e-5, 0)
+				golden.Check(t, "query_vector_folded", q, spec.Query, 1e-5, 0)
 				res, err := KNNFilter(g.model, c, a2.IDs, KNNOptions{Percentage: spec.Pct, MinKeep: spec.MinKeep, Strategy: spec.Strategy})
 				if err != nil {
 					t.Fatal(err)
 				}
-				check(t, "similarity", res.Similarity, spec.Sim, 1e-5, 0)
+				golden.Check(t, "similarity", res.Similarity, spec.Sim, 1e-5, 0)
 				if res.Filtered != spec.Filtered {
 					t.Errorf("filtered %v, want %v", res.Filtered, spec.Filtered)
 				}
@@ -399,7 +400,7 @@ func TestGoldenKnn(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				check(t, "agent 2 last logits", out.LogitsRow(0), array(t, g.set, spec.Arrays["agent2_last_logits"]), 1e-4, 0)
+				golden.Check(t, "agent 2 last logits", out.LogitsRow(0), array(t, g.set, spec.Arrays["agent2_last_logits"]), 1e-4, 0)
 				var ids []int
 				for len(ids) < len(spec.Agent2.Greedy) {
 					id := argmax(out.LogitsRow(0))

@@ -2,11 +2,11 @@ package qwen
 
 import (
 	"fmt"
-	"path/filepath"
-	"sort"
-	"testing"
-
 	"github.com/latentmas/latentmas/internal/golden"
+	"maps"
+	"path/filepath"
+	"slices"
+	"testing"
 )
 
 // Tolerances from golden/README.md §5 for a float32 engine.
@@ -15,11 +15,6 @@ const (
 	stateAtol  = 1e-4 // hidden states and KV: atol + rtol·|want|
 	stateRtol  = 1e-4
 )
-
-type topk struct {
-	IDs    [][]int     `json:"ids"`
-	Values [][]float32 `json:"values"`
-}
 
 // goldenModels yields every (golden set, checkpoint) pair with prefill data,
 // loading each checkpoint once.
@@ -62,59 +57,6 @@ func (g goldenModel) load(t *testing.T, threads int) *Model {
 	return m
 }
 
-func promptIDs(t *testing.T, s *golden.Set, name string) []int {
-	t.Helper()
-	var p struct {
-		IDs []int `json:"ids"`
-	}
-	if err := s.Decode("prompts."+name, &p); err != nil {
-		t.Fatal(err)
-	}
-	return p.IDs
-}
-
-func sortedKeys(m map[string]any) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
-}
-
-func check(t *testing.T, what string, got, want []float32, atol, rtol float64) {
-	t.Helper()
-	d, err := golden.Compare(got, want, atol, rtol)
-	if err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
-	if d.Exceeds {
-		t.Errorf("%s: element %d = %g, want %g (max |diff| %.3g, tol %g+%g·|want|)", what, d.Index, d.Got, d.Want, d.MaxAbs, atol, rtol)
-	}
-}
-
-// checkTopK verifies a full logits row against a recorded top-k list: the
-// recorded ids have the recorded values, and no other id beats the smallest
-// recorded value (comparing by value, since near-ties may reorder).
-func checkTopK(t *testing.T, what string, logits []float32, ids []int, values []float32) {
-	t.Helper()
-	in := map[int]bool{}
-	minv := values[0]
-	for i, id := range ids {
-		in[id] = true
-		minv = min(minv, values[i])
-		if d := logits[id] - values[i]; d > logitsAtol || d < -logitsAtol {
-			t.Errorf("%s: logit[%d] = %g, want %g", what, id, logits[id], values[i])
-		}
-	}
-	for id, v := range logits {
-		if !in[id] && v > minv+logitsAtol {
-			t.Errorf("%s: id %d has logit %g above the recorded top-%d minimum %g", what, id, v, len(ids), minv)
-			return
-		}
-	}
-}
-
 // kvToGolden reorders a cache into the golden layout [L, 2, KV, T, hd].
 func kvToGolden(c *Cache, kvHeads, hd int) []float32 {
 	var ks, vs [][]float32
@@ -133,16 +75,16 @@ func TestGoldenPrefill(t *testing.T) {
 			if err := g.set.Decode("prefill", &prefill); err != nil {
 				t.Fatal(err)
 			}
-			for _, P := range sortedKeys(prefill) {
+			for _, P := range slices.Sorted(maps.Keys(prefill)) {
 				t.Run(P, func(t *testing.T) {
-					ids := promptIDs(t, g.set, P)
+					ids := g.set.PromptIDs(t, P)
 					T, V, D := len(ids), m.Config.VocabSize, m.Config.HiddenSize
 					c := m.NewCache(T)
 					out, err := m.Forward([]Seq{{Cache: c, IDs: ids}}, Request{Logits: LogitsAll, HiddenStates: true})
 					if err != nil {
 						t.Fatal(err)
 					}
-					var tk topk
+					var tk golden.TopK
 					if err := g.set.Decode("prefill."+P+".topk_per_position", &tk); err != nil {
 						t.Fatal(err)
 					}
@@ -150,7 +92,7 @@ func TestGoldenPrefill(t *testing.T) {
 						t.Fatalf("golden top-k has %d positions, prompt has %d", len(tk.IDs), T)
 					}
 					for p := 0; p < T; p++ {
-						checkTopK(t, fmt.Sprintf("top-k at position %d", p), out.LogitsRow(p), tk.IDs[p], tk.Values[p])
+						golden.CheckTopK(t, fmt.Sprintf("top-k at position %d", p), out.LogitsRow(p), tk.IDs[p], tk.Values[p], logitsAtol)
 					}
 					var arrays map[string]string
 					if err := g.set.Decode("prefill."+P+".arrays", &arrays); err != nil {
@@ -181,7 +123,7 @@ func TestGoldenPrefill(t *testing.T) {
 							t.Errorf("golden prefill array %q is not checked", key)
 							continue
 						}
-						check(t, key, got.v, want, got.atol, got.rtol)
+						golden.Check(t, key, got.v, want, got.atol, got.rtol)
 					}
 				})
 			}
@@ -197,7 +139,7 @@ func TestGoldenIncremental(t *testing.T) {
 			if err := g.set.Decode("incremental", &inc); err != nil {
 				t.Fatal(err)
 			}
-			for _, P := range sortedKeys(inc) {
+			for _, P := range slices.Sorted(maps.Keys(inc)) {
 				t.Run(P, func(t *testing.T) {
 					var spec struct {
 						First int `json:"prefill_first_n"`
@@ -205,8 +147,8 @@ func TestGoldenIncremental(t *testing.T) {
 					if err := g.set.Decode("incremental."+P, &spec); err != nil {
 						t.Fatal(err)
 					}
-					ids := promptIDs(t, g.set, P)
-					var tk topk
+					ids := g.set.PromptIDs(t, P)
+					var tk golden.TopK
 					if err := g.set.Decode("prefill."+P+".topk_per_position", &tk); err != nil {
 						t.Fatal(err)
 					}
@@ -216,14 +158,14 @@ func TestGoldenIncremental(t *testing.T) {
 						t.Fatal(err)
 					}
 					for p := 0; p < spec.First; p++ {
-						checkTopK(t, fmt.Sprintf("prefill position %d", p), out.LogitsRow(p), tk.IDs[p], tk.Values[p])
+						golden.CheckTopK(t, fmt.Sprintf("prefill position %d", p), out.LogitsRow(p), tk.IDs[p], tk.Values[p], logitsAtol)
 					}
 					for p := spec.First; p < len(ids); p++ {
 						out, err := m.Forward([]Seq{{Cache: c, IDs: ids[p : p+1]}}, Request{Logits: LogitsLast})
 						if err != nil {
 							t.Fatal(err)
 						}
-						checkTopK(t, fmt.Sprintf("decode position %d", p), out.LogitsRow(0), tk.IDs[p], tk.Values[p])
+						golden.CheckTopK(t, fmt.Sprintf("decode position %d", p), out.LogitsRow(0), tk.IDs[p], tk.Values[p], logitsAtol)
 					}
 					var arrays map[string]string
 					if err := g.set.Decode("prefill."+P+".arrays", &arrays); err != nil {
@@ -233,7 +175,7 @@ func TestGoldenIncremental(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					check(t, "incremental kv", kvToGolden(c, m.Config.NumKVHeads, m.Config.HeadDim), want, stateAtol, stateRtol)
+					golden.Check(t, "incremental kv", kvToGolden(c, m.Config.NumKVHeads, m.Config.HeadDim), want, stateAtol, stateRtol)
 				})
 			}
 		})
@@ -248,7 +190,7 @@ func TestGoldenGreedy(t *testing.T) {
 			if err := g.set.Decode("greedy", &greedy); err != nil {
 				t.Fatal(err)
 			}
-			for _, P := range sortedKeys(greedy) {
+			for _, P := range slices.Sorted(maps.Keys(greedy)) {
 				t.Run(P, func(t *testing.T) {
 					var spec struct {
 						IDs []int `json:"ids"`
@@ -256,7 +198,7 @@ func TestGoldenGreedy(t *testing.T) {
 					if err := g.set.Decode("greedy."+P, &spec); err != nil {
 						t.Fatal(err)
 					}
-					got, err := m.Greedy(m.NewCache(64), promptIDs(t, g.set, P), len(spec.IDs), nil)
+					got, err := m.Greedy(m.NewCache(64), g.set.PromptIDs(t, P), len(spec.IDs), nil)
 					if err != nil {
 						t.Fatal(err)
 					}

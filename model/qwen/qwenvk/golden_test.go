@@ -5,17 +5,17 @@ package qwenvk
 import (
 	"errors"
 	"fmt"
-	"math"
-	"os"
-	"path/filepath"
-	"sort"
-	"sync"
-	"testing"
-
 	"github.com/latentmas/latentmas/internal/golden"
 	"github.com/latentmas/latentmas/latent"
 	"github.com/latentmas/latentmas/model/qwen"
 	"github.com/latentmas/latentmas/tensor/vulkan"
+	"maps"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
 )
 
 // Tolerances from golden/README.md §5 for a float32 engine.
@@ -91,61 +91,6 @@ func (g goldenModel) load(t *testing.T) (*qwen.Model, *Model) {
 	return m, vm
 }
 
-func promptIDs(t *testing.T, s *golden.Set, name string) []int {
-	t.Helper()
-	var p struct {
-		IDs []int `json:"ids"`
-	}
-	if err := s.Decode("prompts."+name, &p); err != nil {
-		t.Fatal(err)
-	}
-	return p.IDs
-}
-
-func sortedKeys(m map[string]any) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
-}
-
-func check(t *testing.T, what string, got, want []float32, atol, rtol float64) {
-	t.Helper()
-	d, err := golden.Compare(got, want, atol, rtol)
-	if err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
-	if d.Exceeds {
-		t.Errorf("%s: element %d = %g, want %g (max |diff| %.3g, tol %g+%g·|want|)", what, d.Index, d.Got, d.Want, d.MaxAbs, atol, rtol)
-	}
-}
-
-type topk struct {
-	IDs    [][]int     `json:"ids"`
-	Values [][]float32 `json:"values"`
-}
-
-func checkTopK(t *testing.T, what string, logits []float32, ids []int, values []float32) {
-	t.Helper()
-	in := map[int]bool{}
-	minv := values[0]
-	for i, id := range ids {
-		in[id] = true
-		minv = min(minv, values[i])
-		if d := logits[id] - values[i]; d > logitsAtol || d < -logitsAtol {
-			t.Errorf("%s: logit[%d] = %g, want %g", what, id, logits[id], values[i])
-		}
-	}
-	for id, v := range logits {
-		if !in[id] && v > minv+logitsAtol {
-			t.Errorf("%s: id %d has logit %g above the recorded top-%d minimum %g", what, id, v, len(ids), minv)
-			return
-		}
-	}
-}
-
 func cacheKV(c *qwen.Cache, cfg *qwen.Config) []float32 {
 	var ks, vs [][]float32
 	for l := 0; l < c.Layers(); l++ {
@@ -163,21 +108,21 @@ func TestGoldenPrefill(t *testing.T) {
 			if err := g.set.Decode("prefill", &prefill); err != nil {
 				t.Fatal(err)
 			}
-			for _, P := range sortedKeys(prefill) {
+			for _, P := range slices.Sorted(maps.Keys(prefill)) {
 				t.Run(P, func(t *testing.T) {
-					ids := promptIDs(t, g.set, P)
+					ids := g.set.PromptIDs(t, P)
 					T, V, D := len(ids), m.Config.VocabSize, m.Config.HiddenSize
 					c := m.NewCache(T)
 					out, err := vm.Forward([]qwen.Seq{{Cache: c, IDs: ids}}, qwen.Request{Logits: qwen.LogitsAll, HiddenStates: true})
 					if err != nil {
 						t.Fatal(err)
 					}
-					var tk topk
+					var tk golden.TopK
 					if err := g.set.Decode("prefill."+P+".topk_per_position", &tk); err != nil {
 						t.Fatal(err)
 					}
 					for p := 0; p < T; p++ {
-						checkTopK(t, fmt.Sprintf("top-k at position %d", p), out.LogitsRow(p), tk.IDs[p], tk.Values[p])
+						golden.CheckTopK(t, fmt.Sprintf("top-k at position %d", p), out.LogitsRow(p), tk.IDs[p], tk.Values[p], logitsAtol)
 					}
 					var arrays map[string]string
 					if err := g.set.Decode("prefill."+P+".arrays", &arrays); err != nil {
@@ -208,7 +153,7 @@ func TestGoldenPrefill(t *testing.T) {
 							t.Errorf("golden prefill array %q is not checked", key)
 							continue
 						}
-						check(t, key, got.v, want, got.atol, got.rtol)
+						golden.Check(t, key, got.v, want, got.atol, got.rtol)
 					}
 				})
 			}
@@ -224,7 +169,7 @@ func TestGoldenIncremental(t *testing.T) {
 			if err := g.set.Decode("incremental", &inc); err != nil {
 				t.Fatal(err)
 			}
-			for _, P := range sortedKeys(inc) {
+			for _, P := range slices.Sorted(maps.Keys(inc)) {
 				t.Run(P, func(t *testing.T) {
 					var spec struct {
 						First int `json:"prefill_first_n"`
@@ -232,8 +177,8 @@ func TestGoldenIncremental(t *testing.T) {
 					if err := g.set.Decode("incremental."+P, &spec); err != nil {
 						t.Fatal(err)
 					}
-					ids := promptIDs(t, g.set, P)
-					var tk topk
+					ids := g.set.PromptIDs(t, P)
+					var tk golden.TopK
 					if err := g.set.Decode("prefill."+P+".topk_per_position", &tk); err != nil {
 						t.Fatal(err)
 					}
@@ -243,14 +188,14 @@ func TestGoldenIncremental(t *testing.T) {
 						t.Fatal(err)
 					}
 					for p := 0; p < spec.First; p++ {
-						checkTopK(t, fmt.Sprintf("prefill position %d", p), out.LogitsRow(p), tk.IDs[p], tk.Values[p])
+						golden.CheckTopK(t, fmt.Sprintf("prefill position %d", p), out.LogitsRow(p), tk.IDs[p], tk.Values[p], logitsAtol)
 					}
 					for p := spec.First; p < len(ids); p++ {
 						out, err := vm.Forward([]qwen.Seq{{Cache: c, IDs: ids[p : p+1]}}, qwen.Request{Logits: qwen.LogitsLast})
 						if err != nil {
 							t.Fatal(err)
 						}
-						checkTopK(t, fmt.Sprintf("decode position %d", p), out.LogitsRow(0), tk.IDs[p], tk.Values[p])
+						golden.CheckTopK(t, fmt.Sprintf("decode position %d", p), out.LogitsRow(0), tk.IDs[p], tk.Values[p], logitsAtol)
 					}
 					var arrays map[string]string
 					if err := g.set.Decode("prefill."+P+".arrays", &arrays); err != nil {
@@ -260,7 +205,7 @@ func TestGoldenIncremental(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					check(t, "incremental kv", cacheKV(c, m.Config), want, stateAtol, stateRtol)
+					golden.Check(t, "incremental kv", cacheKV(c, m.Config), want, stateAtol, stateRtol)
 				})
 			}
 		})
@@ -275,7 +220,7 @@ func TestGoldenGreedy(t *testing.T) {
 			if err := g.set.Decode("greedy", &greedy); err != nil {
 				t.Fatal(err)
 			}
-			for _, P := range sortedKeys(greedy) {
+			for _, P := range slices.Sorted(maps.Keys(greedy)) {
 				t.Run(P, func(t *testing.T) {
 					var spec struct {
 						IDs []int `json:"ids"`
@@ -285,7 +230,7 @@ func TestGoldenGreedy(t *testing.T) {
 					}
 					c := m.NewCache(64)
 					var got []int
-					in := promptIDs(t, g.set, P)
+					in := g.set.PromptIDs(t, P)
 					for len(got) < len(spec.IDs) {
 						o, err := vm.Forward([]qwen.Seq{{Cache: c, IDs: in}}, qwen.Request{Logits: qwen.LogitsLast})
 						if err != nil {
@@ -315,7 +260,7 @@ func TestGoldenLatentRollout(t *testing.T) {
 		if err := g.set.Decode("latent", &modes); err != nil {
 			t.Fatal(err)
 		}
-		for _, mode := range sortedKeys(modes) {
+		for _, mode := range slices.Sorted(maps.Keys(modes)) {
 			t.Run(g.name()+"/"+mode, func(t *testing.T) {
 				var spec struct {
 					Steps        int               `json:"latent_steps"`
@@ -344,11 +289,11 @@ func TestGoldenLatentRollout(t *testing.T) {
 				}
 				D := m.Config.HiddenSize
 				c := m.NewCache(256)
-				out, err := vm.Forward([]qwen.Seq{{Cache: c, IDs: promptIDs(t, g.set, spec.Agent1)}}, qwen.Request{})
+				out, err := vm.Forward([]qwen.Seq{{Cache: c, IDs: g.set.PromptIDs(t, spec.Agent1)}}, qwen.Request{})
 				if err != nil {
 					t.Fatal(err)
 				}
-				check(t, "prompt last hidden", out.LastHidden(0), spec.PromptLastH, 1e-4, 1e-4)
+				golden.Check(t, "prompt last hidden", out.LastHidden(0), spec.PromptLastH, 1e-4, 1e-4)
 				var latentIn, after []float32
 				e := make([]float32, D)
 				for s := 0; s < spec.Steps; s++ {
@@ -359,17 +304,17 @@ func TestGoldenLatentRollout(t *testing.T) {
 					}
 					after = append(after, out.LastHidden(0)...)
 				}
-				check(t, "latent_in", latentIn, arr("latent_in"), 1e-4, 1e-4)
-				check(t, "hidden_after", after, arr("hidden_after"), 1e-4, 1e-4)
+				golden.Check(t, "latent_in", latentIn, arr("latent_in"), 1e-4, 1e-4)
+				golden.Check(t, "hidden_after", after, arr("hidden_after"), 1e-4, 1e-4)
 				if c.Len() != spec.KVLen {
 					t.Fatalf("cache length %d, want %d", c.Len(), spec.KVLen)
 				}
-				check(t, "kv_final", cacheKV(c, m.Config), arr("kv_final"), 1e-4, 1e-4)
-				out, err = vm.Forward([]qwen.Seq{{Cache: c, IDs: promptIDs(t, g.set, spec.Agent2)}}, qwen.Request{Logits: qwen.LogitsLast})
+				golden.Check(t, "kv_final", cacheKV(c, m.Config), arr("kv_final"), 1e-4, 1e-4)
+				out, err = vm.Forward([]qwen.Seq{{Cache: c, IDs: g.set.PromptIDs(t, spec.Agent2)}}, qwen.Request{Logits: qwen.LogitsLast})
 				if err != nil {
 					t.Fatal(err)
 				}
-				check(t, "agent2 last logits", out.LogitsRow(0), arr("agent2_last_logits"), 1e-4, 0)
+				golden.Check(t, "agent2 last logits", out.LogitsRow(0), arr("agent2_last_logits"), 1e-4, 0)
 				var ids []int
 				for len(ids) < len(spec.Agent2Greedy.Greedy) {
 					id := qwen.Argmax(out.LogitsRow(0))

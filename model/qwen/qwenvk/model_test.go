@@ -35,7 +35,7 @@ func smallModel(t testing.TB, typ string, dt tensor.DType) *qwen.Model {
 
 func same(t *testing.T, what string, got, want []float32) {
 	t.Helper()
-	check(t, what, got, want, 1e-4, 1e-4)
+	golden.Check(t, what, got, want, 1e-4, 1e-4)
 }
 
 func sameCaches(t *testing.T, what string, got, want *qwen.Cache, cfg *qwen.Config) {
