@@ -9,7 +9,7 @@ import "unsafe"
 func mmF32_avx512_1x16(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 
 //go:noescape
-func mmBF16_avx512_1x16(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+func mmBF16_avx512_1x16_u2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 
 //go:noescape
 func mmF16_avx512_1x16(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
@@ -108,52 +108,52 @@ func mmBF16_avx2_3x3(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintpt
 func mmBF16_avx2_3x4(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 
 //go:noescape
-func mmBF16_avx512_1x1(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+func mmBF16_avx512_1x1_u2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 
 //go:noescape
-func mmBF16_avx512_1x2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+func mmBF16_avx512_1x2_u2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 
 //go:noescape
-func mmBF16_avx512_1x3(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+func mmBF16_avx512_1x3_u2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 
 //go:noescape
-func mmBF16_avx512_1x4(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+func mmBF16_avx512_1x4_u2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 
 //go:noescape
-func mmBF16_avx512_2x1(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+func mmBF16_avx512_2x1_u2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 
 //go:noescape
-func mmBF16_avx512_2x2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+func mmBF16_avx512_2x2_u2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 
 //go:noescape
-func mmBF16_avx512_2x3(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+func mmBF16_avx512_2x3_u2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 
 //go:noescape
-func mmBF16_avx512_2x4(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+func mmBF16_avx512_2x4_u2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 
 //go:noescape
-func mmBF16_avx512_3x1(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+func mmBF16_avx512_3x1_u2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 
 //go:noescape
-func mmBF16_avx512_3x2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+func mmBF16_avx512_3x2_u2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 
 //go:noescape
-func mmBF16_avx512_3x3(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+func mmBF16_avx512_3x3_u2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 
 //go:noescape
-func mmBF16_avx512_3x4(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+func mmBF16_avx512_3x4_u2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 
 //go:noescape
-func mmBF16_avx512_4x1(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+func mmBF16_avx512_4x1_u2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 
 //go:noescape
-func mmBF16_avx512_4x2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+func mmBF16_avx512_4x2_u2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 
 //go:noescape
-func mmBF16_avx512_4x3(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+func mmBF16_avx512_4x3_u2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 
 //go:noescape
-func mmBF16_avx512_4x4(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+func mmBF16_avx512_4x4_u2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 
 //go:noescape
 func mmF16_avx2_1x1(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
@@ -324,16 +324,16 @@ func mmF32_avx512_4x3(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintp
 func mmF32_avx512_4x4(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 
 //go:noescape
-func mmBF16_avx512_1x4_pfnext(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+func mmBF16_avx512_1x4_u2_pfnext(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 
 //go:noescape
-func mmBF16_avx512_2x4_pfnext(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+func mmBF16_avx512_2x4_u2_pfnext(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 
 //go:noescape
-func mmBF16_avx512_3x4_pfnext(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+func mmBF16_avx512_3x4_u2_pfnext(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 
 //go:noescape
-func mmBF16_avx512_4x4_pfnext(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+func mmBF16_avx512_4x4_u2_pfnext(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 
 //go:noescape
 func mmF16_avx512_1x4_pfnext(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
@@ -373,10 +373,10 @@ var tilesBF16_avx2 = tileSet{
 }
 
 var tilesBF16_avx512 = tileSet{
-	{mmBF16_avx512_1x1, mmBF16_avx512_1x2, mmBF16_avx512_1x3, mmBF16_avx512_1x4},
-	{mmBF16_avx512_2x1, mmBF16_avx512_2x2, mmBF16_avx512_2x3, mmBF16_avx512_2x4},
-	{mmBF16_avx512_3x1, mmBF16_avx512_3x2, mmBF16_avx512_3x3, mmBF16_avx512_3x4},
-	{mmBF16_avx512_4x1, mmBF16_avx512_4x2, mmBF16_avx512_4x3, mmBF16_avx512_4x4},
+	{mmBF16_avx512_1x1_u2, mmBF16_avx512_1x2_u2, mmBF16_avx512_1x3_u2, mmBF16_avx512_1x4_u2},
+	{mmBF16_avx512_2x1_u2, mmBF16_avx512_2x2_u2, mmBF16_avx512_2x3_u2, mmBF16_avx512_2x4_u2},
+	{mmBF16_avx512_3x1_u2, mmBF16_avx512_3x2_u2, mmBF16_avx512_3x3_u2, mmBF16_avx512_3x4_u2},
+	{mmBF16_avx512_4x1_u2, mmBF16_avx512_4x2_u2, mmBF16_avx512_4x3_u2, mmBF16_avx512_4x4_u2},
 }
 
 var tilesF16_avx2 = tileSet{
@@ -406,10 +406,10 @@ var tilesF32_avx512 = tileSet{
 }
 
 var tilesPFBF16_avx512 = tileSet{
-	{mmBF16_avx512_1x4_pfnext},
-	{mmBF16_avx512_2x4_pfnext},
-	{mmBF16_avx512_3x4_pfnext},
-	{mmBF16_avx512_4x4_pfnext},
+	{mmBF16_avx512_1x4_u2_pfnext},
+	{mmBF16_avx512_2x4_u2_pfnext},
+	{mmBF16_avx512_3x4_u2_pfnext},
+	{mmBF16_avx512_4x4_u2_pfnext},
 }
 
 var tilesPFF16_avx512 = tileSet{

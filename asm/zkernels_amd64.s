@@ -1283,8 +1283,8 @@ reduce:
 	VZEROUPPER
 	RET
 
-// func mmBF16_avx512_1x1(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
-TEXT ·mmBF16_avx512_1x1(SB), NOSPLIT, $0-56
+// func mmBF16_avx512_1x1_u2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+TEXT ·mmBF16_avx512_1x1_u2(SB), NOSPLIT, $0-56
 	MOVQ x+0(FP), SI
 	MOVQ ldx+8(FP), AX
 	MOVQ w+16(FP), DI
@@ -1296,15 +1296,30 @@ TEXT ·mmBF16_avx512_1x1(SB), NOSPLIT, $0-56
 	LEAQ (BX)(BX*2), CX
 	LEAQ (R9)(R9*2), R11
 	VPXORD Z0, Z0, Z0
-	TESTQ R10, R10
-	JEQ reduce
-loop:
+	VMOVDQU16 permwidx<>+0(SB), Z30
+	VMOVDQU16 permwidx<>+64(SB), Z31
+	KMOVD permwidx<>+128(SB), K3
+	TESTQ $1, R10
+	JEQ even
 	VMOVUPS (SI), Z16
 	VPMOVZXWD (DI), Z20
 	VPSLLD $16, Z20, Z20
 	VFMADD231PS Z20, Z16, Z0
 	ADDQ $64, SI
 	ADDQ $32, DI
+even:
+	SHRQ $1, R10
+	TESTQ R10, R10
+	JEQ reduce
+loop:
+	VMOVUPS (SI), Z16
+	VPERMW.Z (DI), Z30, K3, Z20
+	VFMADD231PS Z20, Z16, Z0
+	VMOVUPS 64(SI), Z16
+	VPERMW.Z (DI), Z31, K3, Z20
+	VFMADD231PS Z20, Z16, Z0
+	ADDQ $128, SI
+	ADDQ $64, DI
 	DECQ R10
 	JNE loop
 reduce:
@@ -1329,8 +1344,8 @@ reduce:
 	VZEROUPPER
 	RET
 
-// func mmBF16_avx512_1x2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
-TEXT ·mmBF16_avx512_1x2(SB), NOSPLIT, $0-56
+// func mmBF16_avx512_1x2_u2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+TEXT ·mmBF16_avx512_1x2_u2(SB), NOSPLIT, $0-56
 	MOVQ x+0(FP), SI
 	MOVQ ldx+8(FP), AX
 	MOVQ w+16(FP), DI
@@ -1343,9 +1358,11 @@ TEXT ·mmBF16_avx512_1x2(SB), NOSPLIT, $0-56
 	LEAQ (R9)(R9*2), R11
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
-	TESTQ R10, R10
-	JEQ reduce
-loop:
+	VMOVDQU16 permwidx<>+0(SB), Z30
+	VMOVDQU16 permwidx<>+64(SB), Z31
+	KMOVD permwidx<>+128(SB), K3
+	TESTQ $1, R10
+	JEQ even
 	VMOVUPS (SI), Z16
 	VPMOVZXWD (DI), Z20
 	VPSLLD $16, Z20, Z20
@@ -1355,6 +1372,23 @@ loop:
 	VFMADD231PS Z21, Z16, Z1
 	ADDQ $64, SI
 	ADDQ $32, DI
+even:
+	SHRQ $1, R10
+	TESTQ R10, R10
+	JEQ reduce
+loop:
+	VMOVUPS (SI), Z16
+	VPERMW.Z (DI), Z30, K3, Z20
+	VFMADD231PS Z20, Z16, Z0
+	VPERMW.Z (DI)(BX*1), Z30, K3, Z21
+	VFMADD231PS Z21, Z16, Z1
+	VMOVUPS 64(SI), Z16
+	VPERMW.Z (DI), Z31, K3, Z20
+	VFMADD231PS Z20, Z16, Z0
+	VPERMW.Z (DI)(BX*1), Z31, K3, Z21
+	VFMADD231PS Z21, Z16, Z1
+	ADDQ $128, SI
+	ADDQ $64, DI
 	DECQ R10
 	JNE loop
 reduce:
@@ -1379,8 +1413,8 @@ reduce:
 	VZEROUPPER
 	RET
 
-// func mmBF16_avx512_1x3(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
-TEXT ·mmBF16_avx512_1x3(SB), NOSPLIT, $0-56
+// func mmBF16_avx512_1x3_u2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+TEXT ·mmBF16_avx512_1x3_u2(SB), NOSPLIT, $0-56
 	MOVQ x+0(FP), SI
 	MOVQ ldx+8(FP), AX
 	MOVQ w+16(FP), DI
@@ -1394,9 +1428,11 @@ TEXT ·mmBF16_avx512_1x3(SB), NOSPLIT, $0-56
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
-	TESTQ R10, R10
-	JEQ reduce
-loop:
+	VMOVDQU16 permwidx<>+0(SB), Z30
+	VMOVDQU16 permwidx<>+64(SB), Z31
+	KMOVD permwidx<>+128(SB), K3
+	TESTQ $1, R10
+	JEQ even
 	VMOVUPS (SI), Z16
 	VPMOVZXWD (DI), Z20
 	VPSLLD $16, Z20, Z20
@@ -1409,6 +1445,27 @@ loop:
 	VFMADD231PS Z22, Z16, Z2
 	ADDQ $64, SI
 	ADDQ $32, DI
+even:
+	SHRQ $1, R10
+	TESTQ R10, R10
+	JEQ reduce
+loop:
+	VMOVUPS (SI), Z16
+	VPERMW.Z (DI), Z30, K3, Z20
+	VFMADD231PS Z20, Z16, Z0
+	VPERMW.Z (DI)(BX*1), Z30, K3, Z21
+	VFMADD231PS Z21, Z16, Z1
+	VPERMW.Z (DI)(BX*2), Z30, K3, Z22
+	VFMADD231PS Z22, Z16, Z2
+	VMOVUPS 64(SI), Z16
+	VPERMW.Z (DI), Z31, K3, Z20
+	VFMADD231PS Z20, Z16, Z0
+	VPERMW.Z (DI)(BX*1), Z31, K3, Z21
+	VFMADD231PS Z21, Z16, Z1
+	VPERMW.Z (DI)(BX*2), Z31, K3, Z22
+	VFMADD231PS Z22, Z16, Z2
+	ADDQ $128, SI
+	ADDQ $64, DI
 	DECQ R10
 	JNE loop
 reduce:
@@ -1435,8 +1492,8 @@ reduce:
 	VZEROUPPER
 	RET
 
-// func mmBF16_avx512_1x4(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
-TEXT ·mmBF16_avx512_1x4(SB), NOSPLIT, $0-56
+// func mmBF16_avx512_1x4_u2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+TEXT ·mmBF16_avx512_1x4_u2(SB), NOSPLIT, $0-56
 	MOVQ x+0(FP), SI
 	MOVQ ldx+8(FP), AX
 	MOVQ w+16(FP), DI
@@ -1451,9 +1508,11 @@ TEXT ·mmBF16_avx512_1x4(SB), NOSPLIT, $0-56
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
 	VPXORD Z3, Z3, Z3
-	TESTQ R10, R10
-	JEQ reduce
-loop:
+	VMOVDQU16 permwidx<>+0(SB), Z30
+	VMOVDQU16 permwidx<>+64(SB), Z31
+	KMOVD permwidx<>+128(SB), K3
+	TESTQ $1, R10
+	JEQ even
 	VMOVUPS (SI), Z16
 	VPMOVZXWD (DI), Z20
 	VPSLLD $16, Z20, Z20
@@ -1469,6 +1528,31 @@ loop:
 	VFMADD231PS Z23, Z16, Z3
 	ADDQ $64, SI
 	ADDQ $32, DI
+even:
+	SHRQ $1, R10
+	TESTQ R10, R10
+	JEQ reduce
+loop:
+	VMOVUPS (SI), Z16
+	VPERMW.Z (DI), Z30, K3, Z20
+	VFMADD231PS Z20, Z16, Z0
+	VPERMW.Z (DI)(BX*1), Z30, K3, Z21
+	VFMADD231PS Z21, Z16, Z1
+	VPERMW.Z (DI)(BX*2), Z30, K3, Z22
+	VFMADD231PS Z22, Z16, Z2
+	VPERMW.Z (DI)(CX*1), Z30, K3, Z23
+	VFMADD231PS Z23, Z16, Z3
+	VMOVUPS 64(SI), Z16
+	VPERMW.Z (DI), Z31, K3, Z20
+	VFMADD231PS Z20, Z16, Z0
+	VPERMW.Z (DI)(BX*1), Z31, K3, Z21
+	VFMADD231PS Z21, Z16, Z1
+	VPERMW.Z (DI)(BX*2), Z31, K3, Z22
+	VFMADD231PS Z22, Z16, Z2
+	VPERMW.Z (DI)(CX*1), Z31, K3, Z23
+	VFMADD231PS Z23, Z16, Z3
+	ADDQ $128, SI
+	ADDQ $64, DI
 	DECQ R10
 	JNE loop
 reduce:
@@ -1493,8 +1577,8 @@ reduce:
 	VZEROUPPER
 	RET
 
-// func mmBF16_avx512_2x1(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
-TEXT ·mmBF16_avx512_2x1(SB), NOSPLIT, $0-56
+// func mmBF16_avx512_2x1_u2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+TEXT ·mmBF16_avx512_2x1_u2(SB), NOSPLIT, $0-56
 	MOVQ x+0(FP), SI
 	MOVQ ldx+8(FP), AX
 	MOVQ w+16(FP), DI
@@ -1507,9 +1591,11 @@ TEXT ·mmBF16_avx512_2x1(SB), NOSPLIT, $0-56
 	LEAQ (R9)(R9*2), R11
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
-	TESTQ R10, R10
-	JEQ reduce
-loop:
+	VMOVDQU16 permwidx<>+0(SB), Z30
+	VMOVDQU16 permwidx<>+64(SB), Z31
+	KMOVD permwidx<>+128(SB), K3
+	TESTQ $1, R10
+	JEQ even
 	VMOVUPS (SI), Z16
 	VMOVUPS (SI)(AX*1), Z17
 	VPMOVZXWD (DI), Z20
@@ -1518,6 +1604,23 @@ loop:
 	VFMADD231PS Z20, Z17, Z1
 	ADDQ $64, SI
 	ADDQ $32, DI
+even:
+	SHRQ $1, R10
+	TESTQ R10, R10
+	JEQ reduce
+loop:
+	VMOVUPS (SI), Z16
+	VMOVUPS (SI)(AX*1), Z17
+	VPERMW.Z (DI), Z30, K3, Z20
+	VFMADD231PS Z20, Z16, Z0
+	VFMADD231PS Z20, Z17, Z1
+	VMOVUPS 64(SI), Z16
+	VMOVUPS 64(SI)(AX*1), Z17
+	VPERMW.Z (DI), Z31, K3, Z20
+	VFMADD231PS Z20, Z16, Z0
+	VFMADD231PS Z20, Z17, Z1
+	ADDQ $128, SI
+	ADDQ $64, DI
 	DECQ R10
 	JNE loop
 reduce:
@@ -1555,8 +1658,8 @@ reduce:
 	VZEROUPPER
 	RET
 
-// func mmBF16_avx512_2x2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
-TEXT ·mmBF16_avx512_2x2(SB), NOSPLIT, $0-56
+// func mmBF16_avx512_2x2_u2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+TEXT ·mmBF16_avx512_2x2_u2(SB), NOSPLIT, $0-56
 	MOVQ x+0(FP), SI
 	MOVQ ldx+8(FP), AX
 	MOVQ w+16(FP), DI
@@ -1571,9 +1674,11 @@ TEXT ·mmBF16_avx512_2x2(SB), NOSPLIT, $0-56
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
 	VPXORD Z3, Z3, Z3
-	TESTQ R10, R10
-	JEQ reduce
-loop:
+	VMOVDQU16 permwidx<>+0(SB), Z30
+	VMOVDQU16 permwidx<>+64(SB), Z31
+	KMOVD permwidx<>+128(SB), K3
+	TESTQ $1, R10
+	JEQ even
 	VMOVUPS (SI), Z16
 	VMOVUPS (SI)(AX*1), Z17
 	VPMOVZXWD (DI), Z20
@@ -1586,6 +1691,29 @@ loop:
 	VFMADD231PS Z21, Z17, Z3
 	ADDQ $64, SI
 	ADDQ $32, DI
+even:
+	SHRQ $1, R10
+	TESTQ R10, R10
+	JEQ reduce
+loop:
+	VMOVUPS (SI), Z16
+	VMOVUPS (SI)(AX*1), Z17
+	VPERMW.Z (DI), Z30, K3, Z20
+	VFMADD231PS Z20, Z16, Z0
+	VFMADD231PS Z20, Z17, Z2
+	VPERMW.Z (DI)(BX*1), Z30, K3, Z21
+	VFMADD231PS Z21, Z16, Z1
+	VFMADD231PS Z21, Z17, Z3
+	VMOVUPS 64(SI), Z16
+	VMOVUPS 64(SI)(AX*1), Z17
+	VPERMW.Z (DI), Z31, K3, Z20
+	VFMADD231PS Z20, Z16, Z0
+	VFMADD231PS Z20, Z17, Z2
+	VPERMW.Z (DI)(BX*1), Z31, K3, Z21
+	VFMADD231PS Z21, Z16, Z1
+	VFMADD231PS Z21, Z17, Z3
+	ADDQ $128, SI
+	ADDQ $64, DI
 	DECQ R10
 	JNE loop
 reduce:
@@ -1623,8 +1751,8 @@ reduce:
 	VZEROUPPER
 	RET
 
-// func mmBF16_avx512_2x3(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
-TEXT ·mmBF16_avx512_2x3(SB), NOSPLIT, $0-56
+// func mmBF16_avx512_2x3_u2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+TEXT ·mmBF16_avx512_2x3_u2(SB), NOSPLIT, $0-56
 	MOVQ x+0(FP), SI
 	MOVQ ldx+8(FP), AX
 	MOVQ w+16(FP), DI
@@ -1641,9 +1769,11 @@ TEXT ·mmBF16_avx512_2x3(SB), NOSPLIT, $0-56
 	VPXORD Z3, Z3, Z3
 	VPXORD Z4, Z4, Z4
 	VPXORD Z5, Z5, Z5
-	TESTQ R10, R10
-	JEQ reduce
-loop:
+	VMOVDQU16 permwidx<>+0(SB), Z30
+	VMOVDQU16 permwidx<>+64(SB), Z31
+	KMOVD permwidx<>+128(SB), K3
+	TESTQ $1, R10
+	JEQ even
 	VMOVUPS (SI), Z16
 	VMOVUPS (SI)(AX*1), Z17
 	VPMOVZXWD (DI), Z20
@@ -1660,6 +1790,35 @@ loop:
 	VFMADD231PS Z22, Z17, Z5
 	ADDQ $64, SI
 	ADDQ $32, DI
+even:
+	SHRQ $1, R10
+	TESTQ R10, R10
+	JEQ reduce
+loop:
+	VMOVUPS (SI), Z16
+	VMOVUPS (SI)(AX*1), Z17
+	VPERMW.Z (DI), Z30, K3, Z20
+	VFMADD231PS Z20, Z16, Z0
+	VFMADD231PS Z20, Z17, Z3
+	VPERMW.Z (DI)(BX*1), Z30, K3, Z21
+	VFMADD231PS Z21, Z16, Z1
+	VFMADD231PS Z21, Z17, Z4
+	VPERMW.Z (DI)(BX*2), Z30, K3, Z22
+	VFMADD231PS Z22, Z16, Z2
+	VFMADD231PS Z22, Z17, Z5
+	VMOVUPS 64(SI), Z16
+	VMOVUPS 64(SI)(AX*1), Z17
+	VPERMW.Z (DI), Z31, K3, Z20
+	VFMADD231PS Z20, Z16, Z0
+	VFMADD231PS Z20, Z17, Z3
+	VPERMW.Z (DI)(BX*1), Z31, K3, Z21
+	VFMADD231PS Z21, Z16, Z1
+	VFMADD231PS Z21, Z17, Z4
+	VPERMW.Z (DI)(BX*2), Z31, K3, Z22
+	VFMADD231PS Z22, Z16, Z2
+	VFMADD231PS Z22, Z17, Z5
+	ADDQ $128, SI
+	ADDQ $64, DI
 	DECQ R10
 	JNE loop
 reduce:
@@ -1701,8 +1860,8 @@ reduce:
 	VZEROUPPER
 	RET
 
-// func mmBF16_avx512_2x4(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
-TEXT ·mmBF16_avx512_2x4(SB), NOSPLIT, $0-56
+// func mmBF16_avx512_2x4_u2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+TEXT ·mmBF16_avx512_2x4_u2(SB), NOSPLIT, $0-56
 	MOVQ x+0(FP), SI
 	MOVQ ldx+8(FP), AX
 	MOVQ w+16(FP), DI
@@ -1721,9 +1880,11 @@ TEXT ·mmBF16_avx512_2x4(SB), NOSPLIT, $0-56
 	VPXORD Z5, Z5, Z5
 	VPXORD Z6, Z6, Z6
 	VPXORD Z7, Z7, Z7
-	TESTQ R10, R10
-	JEQ reduce
-loop:
+	VMOVDQU16 permwidx<>+0(SB), Z30
+	VMOVDQU16 permwidx<>+64(SB), Z31
+	KMOVD permwidx<>+128(SB), K3
+	TESTQ $1, R10
+	JEQ even
 	VMOVUPS (SI), Z16
 	VMOVUPS (SI)(AX*1), Z17
 	VPMOVZXWD (DI), Z20
@@ -1744,6 +1905,41 @@ loop:
 	VFMADD231PS Z23, Z17, Z7
 	ADDQ $64, SI
 	ADDQ $32, DI
+even:
+	SHRQ $1, R10
+	TESTQ R10, R10
+	JEQ reduce
+loop:
+	VMOVUPS (SI), Z16
+	VMOVUPS (SI)(AX*1), Z17
+	VPERMW.Z (DI), Z30, K3, Z20
+	VFMADD231PS Z20, Z16, Z0
+	VFMADD231PS Z20, Z17, Z4
+	VPERMW.Z (DI)(BX*1), Z30, K3, Z21
+	VFMADD231PS Z21, Z16, Z1
+	VFMADD231PS Z21, Z17, Z5
+	VPERMW.Z (DI)(BX*2), Z30, K3, Z22
+	VFMADD231PS Z22, Z16, Z2
+	VFMADD231PS Z22, Z17, Z6
+	VPERMW.Z (DI)(CX*1), Z30, K3, Z23
+	VFMADD231PS Z23, Z16, Z3
+	VFMADD231PS Z23, Z17, Z7
+	VMOVUPS 64(SI), Z16
+	VMOVUPS 64(SI)(AX*1), Z17
+	VPERMW.Z (DI), Z31, K3, Z20
+	VFMADD231PS Z20, Z16, Z0
+	VFMADD231PS Z20, Z17, Z4
+	VPERMW.Z (DI)(BX*1), Z31, K3, Z21
+	VFMADD231PS Z21, Z16, Z1
+	VFMADD231PS Z21, Z17, Z5
+	VPERMW.Z (DI)(BX*2), Z31, K3, Z22
+	VFMADD231PS Z22, Z16, Z2
+	VFMADD231PS Z22, Z17, Z6
+	VPERMW.Z (DI)(CX*1), Z31, K3, Z23
+	VFMADD231PS Z23, Z16, Z3
+	VFMADD231PS Z23, Z17, Z7
+	ADDQ $128, SI
+	ADDQ $64, DI
 	DECQ R10
 	JNE loop
 reduce:
@@ -1783,8 +1979,8 @@ reduce:
 	VZEROUPPER
 	RET
 
-// func mmBF16_avx512_3x1(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
-TEXT ·mmBF16_avx512_3x1(SB), NOSPLIT, $0-56
+// func mmBF16_avx512_3x1_u2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+TEXT ·mmBF16_avx512_3x1_u2(SB), NOSPLIT, $0-56
 	MOVQ x+0(FP), SI
 	MOVQ ldx+8(FP), AX
 	MOVQ w+16(FP), DI
@@ -1798,9 +1994,11 @@ TEXT ·mmBF16_avx512_3x1(SB), NOSPLIT, $0-56
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
-	TESTQ R10, R10
-	JEQ reduce
-loop:
+	VMOVDQU16 permwidx<>+0(SB), Z30
+	VMOVDQU16 permwidx<>+64(SB), Z31
+	KMOVD permwidx<>+128(SB), K3
+	TESTQ $1, R10
+	JEQ even
 	VMOVUPS (SI), Z16
 	VMOVUPS (SI)(AX*1), Z17
 	VMOVUPS (SI)(AX*2), Z18
@@ -1811,6 +2009,27 @@ loop:
 	VFMADD231PS Z20, Z18, Z2
 	ADDQ $64, SI
 	ADDQ $32, DI
+even:
+	SHRQ $1, R10
+	TESTQ R10, R10
+	JEQ reduce
+loop:
+	VMOVUPS (SI), Z16
+	VMOVUPS (SI)(AX*1), Z17
+	VMOVUPS (SI)(AX*2), Z18
+	VPERMW.Z (DI), Z30, K3, Z20
+	VFMADD231PS Z20, Z16, Z0
+	VFMADD231PS Z20, Z17, Z1
+	VFMADD231PS Z20, Z18, Z2
+	VMOVUPS 64(SI), Z16
+	VMOVUPS 64(SI)(AX*1), Z17
+	VMOVUPS 64(SI)(AX*2), Z18
+	VPERMW.Z (DI), Z31, K3, Z20
+	VFMADD231PS Z20, Z16, Z0
+	VFMADD231PS Z20, Z17, Z1
+	VFMADD231PS Z20, Z18, Z2
+	ADDQ $128, SI
+	ADDQ $64, DI
 	DECQ R10
 	JNE loop
 reduce:
@@ -1861,8 +2080,8 @@ reduce:
 	VZEROUPPER
 	RET
 
-// func mmBF16_avx512_3x2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
-TEXT ·mmBF16_avx512_3x2(SB), NOSPLIT, $0-56
+// func mmBF16_avx512_3x2_u2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+TEXT ·mmBF16_avx512_3x2_u2(SB), NOSPLIT, $0-56
 	MOVQ x+0(FP), SI
 	MOVQ ldx+8(FP), AX
 	MOVQ w+16(FP), DI
@@ -1879,9 +2098,11 @@ TEXT ·mmBF16_avx512_3x2(SB), NOSPLIT, $0-56
 	VPXORD Z3, Z3, Z3
 	VPXORD Z4, Z4, Z4
 	VPXORD Z5, Z5, Z5
-	TESTQ R10, R10
-	JEQ reduce
-loop:
+	VMOVDQU16 permwidx<>+0(SB), Z30
+	VMOVDQU16 permwidx<>+64(SB), Z31
+	KMOVD permwidx<>+128(SB), K3
+	TESTQ $1, R10
+	JEQ even
 	VMOVUPS (SI), Z16
 	VMOVUPS (SI)(AX*1), Z17
 	VMOVUPS (SI)(AX*2), Z18
@@ -1897,6 +2118,35 @@ loop:
 	VFMADD231PS Z21, Z18, Z5
 	ADDQ $64, SI
 	ADDQ $32, DI
+even:
+	SHRQ $1, R10
+	TESTQ R10, R10
+	JEQ reduce
+loop:
+	VMOVUPS (SI), Z16
+	VMOVUPS (SI)(AX*1), Z17
+	VMOVUPS (SI)(AX*2), Z18
+	VPERMW.Z (DI), Z30, K3, Z20
+	VFMADD231PS Z20, Z16, Z0
+	VFMADD231PS Z20, Z17, Z2
+	VFMADD231PS Z20, Z18, Z4
+	VPERMW.Z (DI)(BX*1), Z30, K3, Z21
+	VFMADD231PS Z21, Z16, Z1
+	VFMADD231PS Z21, Z17, Z3
+	VFMADD231PS Z21, Z18, Z5
+	VMOVUPS 64(SI), Z16
+	VMOVUPS 64(SI)(AX*1), Z17
+	VMOVUPS 64(SI)(AX*2), Z18
+	VPERMW.Z (DI), Z31, K3, Z20
+	VFMADD231PS Z20, Z16, Z0
+	VFMADD231PS Z20, Z17, Z2
+	VFMADD231PS Z20, Z18, Z4
+	VPERMW.Z (DI)(BX*1), Z31, K3, Z21
+	VFMADD231PS Z21, Z16, Z1
+	VFMADD231PS Z21, Z17, Z3
+	VFMADD231PS Z21, Z18, Z5
+	ADDQ $128, SI
+	ADDQ $64, DI
 	DECQ R10
 	JNE loop
 reduce:
@@ -1947,8 +2197,8 @@ reduce:
 	VZEROUPPER
 	RET
 
-// func mmBF16_avx512_3x3(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
-TEXT ·mmBF16_avx512_3x3(SB), NOSPLIT, $0-56
+// func mmBF16_avx512_3x3_u2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+TEXT ·mmBF16_avx512_3x3_u2(SB), NOSPLIT, $0-56
 	MOVQ x+0(FP), SI
 	MOVQ ldx+8(FP), AX
 	MOVQ w+16(FP), DI
@@ -1968,9 +2218,11 @@ TEXT ·mmBF16_avx512_3x3(SB), NOSPLIT, $0-56
 	VPXORD Z6, Z6, Z6
 	VPXORD Z7, Z7, Z7
 	VPXORD Z8, Z8, Z8
-	TESTQ R10, R10
-	JEQ reduce
-loop:
+	VMOVDQU16 permwidx<>+0(SB), Z30
+	VMOVDQU16 permwidx<>+64(SB), Z31
+	KMOVD permwidx<>+128(SB), K3
+	TESTQ $1, R10
+	JEQ even
 	VMOVUPS (SI), Z16
 	VMOVUPS (SI)(AX*1), Z17
 	VMOVUPS (SI)(AX*2), Z18
@@ -1991,6 +2243,43 @@ loop:
 	VFMADD231PS Z22, Z18, Z8
 	ADDQ $64, SI
 	ADDQ $32, DI
+even:
+	SHRQ $1, R10
+	TESTQ R10, R10
+	JEQ reduce
+loop:
+	VMOVUPS (SI), Z16
+	VMOVUPS (SI)(AX*1), Z17
+	VMOVUPS (SI)(AX*2), Z18
+	VPERMW.Z (DI), Z30, K3, Z20
+	VFMADD231PS Z20, Z16, Z0
+	VFMADD231PS Z20, Z17, Z3
+	VFMADD231PS Z20, Z18, Z6
+	VPERMW.Z (DI)(BX*1), Z30, K3, Z21
+	VFMADD231PS Z21, Z16, Z1
+	VFMADD231PS Z21, Z17, Z4
+	VFMADD231PS Z21, Z18, Z7
+	VPERMW.Z (DI)(BX*2), Z30, K3, Z22
+	VFMADD231PS Z22, Z16, Z2
+	VFMADD231PS Z22, Z17, Z5
+	VFMADD231PS Z22, Z18, Z8
+	VMOVUPS 64(SI), Z16
+	VMOVUPS 64(SI)(AX*1), Z17
+	VMOVUPS 64(SI)(AX*2), Z18
+	VPERMW.Z (DI), Z31, K3, Z20
+	VFMADD231PS Z20, Z16, Z0
+	VFMADD231PS Z20, Z17, Z3
+	VFMADD231PS Z20, Z18, Z6
+	VPERMW.Z (DI)(BX*1), Z31, K3, Z21
+	VFMADD231PS Z21, Z16, Z1
+	VFMADD231PS Z21, Z17, Z4
+	VFMADD231PS Z21, Z18, Z7
+	VPERMW.Z (DI)(BX*2), Z31, K3, Z22
+	VFMADD231PS Z22, Z16, Z2
+	VFMADD231PS Z22, Z17, Z5
+	VFMADD231PS Z22, Z18, Z8
+	ADDQ $128, SI
+	ADDQ $64, DI
 	DECQ R10
 	JNE loop
 reduce:
@@ -2047,8 +2336,8 @@ reduce:
 	VZEROUPPER
 	RET
 
-// func mmBF16_avx512_3x4(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
-TEXT ·mmBF16_avx512_3x4(SB), NOSPLIT, $0-56
+// func mmBF16_avx512_3x4_u2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+TEXT ·mmBF16_avx512_3x4_u2(SB), NOSPLIT, $0-56
 	MOVQ x+0(FP), SI
 	MOVQ ldx+8(FP), AX
 	MOVQ w+16(FP), DI
@@ -2071,9 +2360,11 @@ TEXT ·mmBF16_avx512_3x4(SB), NOSPLIT, $0-56
 	VPXORD Z9, Z9, Z9
 	VPXORD Z10, Z10, Z10
 	VPXORD Z11, Z11, Z11
-	TESTQ R10, R10
-	JEQ reduce
-loop:
+	VMOVDQU16 permwidx<>+0(SB), Z30
+	VMOVDQU16 permwidx<>+64(SB), Z31
+	KMOVD permwidx<>+128(SB), K3
+	TESTQ $1, R10
+	JEQ even
 	VMOVUPS (SI), Z16
 	VMOVUPS (SI)(AX*1), Z17
 	VMOVUPS (SI)(AX*2), Z18
@@ -2099,6 +2390,51 @@ loop:
 	VFMADD231PS Z23, Z18, Z11
 	ADDQ $64, SI
 	ADDQ $32, DI
+even:
+	SHRQ $1, R10
+	TESTQ R10, R10
+	JEQ reduce
+loop:
+	VMOVUPS (SI), Z16
+	VMOVUPS (SI)(AX*1), Z17
+	VMOVUPS (SI)(AX*2), Z18
+	VPERMW.Z (DI), Z30, K3, Z20
+	VFMADD231PS Z20, Z16, Z0
+	VFMADD231PS Z20, Z17, Z4
+	VFMADD231PS Z20, Z18, Z8
+	VPERMW.Z (DI)(BX*1), Z30, K3, Z21
+	VFMADD231PS Z21, Z16, Z1
+	VFMADD231PS Z21, Z17, Z5
+	VFMADD231PS Z21, Z18, Z9
+	VPERMW.Z (DI)(BX*2), Z30, K3, Z22
+	VFMADD231PS Z22, Z16, Z2
+	VFMADD231PS Z22, Z17, Z6
+	VFMADD231PS Z22, Z18, Z10
+	VPERMW.Z (DI)(CX*1), Z30, K3, Z23
+	VFMADD231PS Z23, Z16, Z3
+	VFMADD231PS Z23, Z17, Z7
+	VFMADD231PS Z23, Z18, Z11
+	VMOVUPS 64(SI), Z16
+	VMOVUPS 64(SI)(AX*1), Z17
+	VMOVUPS 64(SI)(AX*2), Z18
+	VPERMW.Z (DI), Z31, K3, Z20
+	VFMADD231PS Z20, Z16, Z0
+	VFMADD231PS Z20, Z17, Z4
+	VFMADD231PS Z20, Z18, Z8
+	VPERMW.Z (DI)(BX*1), Z31, K3, Z21
+	VFMADD231PS Z21, Z16, Z1
+	VFMADD231PS Z21, Z17, Z5
+	VFMADD231PS Z21, Z18, Z9
+	VPERMW.Z (DI)(BX*2), Z31, K3, Z22
+	VFMADD231PS Z22, Z16, Z2
+	VFMADD231PS Z22, Z17, Z6
+	VFMADD231PS Z22, Z18, Z10
+	VPERMW.Z (DI)(CX*1), Z31, K3, Z23
+	VFMADD231PS Z23, Z16, Z3
+	VFMADD231PS Z23, Z17, Z7
+	VFMADD231PS Z23, Z18, Z11
+	ADDQ $128, SI
+	ADDQ $64, DI
 	DECQ R10
 	JNE loop
 reduce:
@@ -2153,8 +2489,8 @@ reduce:
 	VZEROUPPER
 	RET
 
-// func mmBF16_avx512_4x1(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
-TEXT ·mmBF16_avx512_4x1(SB), NOSPLIT, $0-56
+// func mmBF16_avx512_4x1_u2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+TEXT ·mmBF16_avx512_4x1_u2(SB), NOSPLIT, $0-56
 	MOVQ x+0(FP), SI
 	MOVQ ldx+8(FP), AX
 	MOVQ w+16(FP), DI
@@ -2169,9 +2505,11 @@ TEXT ·mmBF16_avx512_4x1(SB), NOSPLIT, $0-56
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
 	VPXORD Z3, Z3, Z3
-	TESTQ R10, R10
-	JEQ reduce
-loop:
+	VMOVDQU16 permwidx<>+0(SB), Z30
+	VMOVDQU16 permwidx<>+64(SB), Z31
+	KMOVD permwidx<>+128(SB), K3
+	TESTQ $1, R10
+	JEQ even
 	VMOVUPS (SI), Z16
 	VMOVUPS (SI)(AX*1), Z17
 	VMOVUPS (SI)(AX*2), Z18
@@ -2184,6 +2522,31 @@ loop:
 	VFMADD231PS Z20, Z19, Z3
 	ADDQ $64, SI
 	ADDQ $32, DI
+even:
+	SHRQ $1, R10
+	TESTQ R10, R10
+	JEQ reduce
+loop:
+	VMOVUPS (SI), Z16
+	VMOVUPS (SI)(AX*1), Z17
+	VMOVUPS (SI)(AX*2), Z18
+	VMOVUPS (SI)(DX*1), Z19
+	VPERMW.Z (DI), Z30, K3, Z20
+	VFMADD231PS Z20, Z16, Z0
+	VFMADD231PS Z20, Z17, Z1
+	VFMADD231PS Z20, Z18, Z2
+	VFMADD231PS Z20, Z19, Z3
+	VMOVUPS 64(SI), Z16
+	VMOVUPS 64(SI)(AX*1), Z17
+	VMOVUPS 64(SI)(AX*2), Z18
+	VMOVUPS 64(SI)(DX*1), Z19
+	VPERMW.Z (DI), Z31, K3, Z20
+	VFMADD231PS Z20, Z16, Z0
+	VFMADD231PS Z20, Z17, Z1
+	VFMADD231PS Z20, Z18, Z2
+	VFMADD231PS Z20, Z19, Z3
+	ADDQ $128, SI
+	ADDQ $64, DI
 	DECQ R10
 	JNE loop
 reduce:
@@ -2247,8 +2610,8 @@ reduce:
 	VZEROUPPER
 	RET
 
-// func mmBF16_avx512_4x2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
-TEXT ·mmBF16_avx512_4x2(SB), NOSPLIT, $0-56
+// func mmBF16_avx512_4x2_u2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+TEXT ·mmBF16_avx512_4x2_u2(SB), NOSPLIT, $0-56
 	MOVQ x+0(FP), SI
 	MOVQ ldx+8(FP), AX
 	MOVQ w+16(FP), DI
@@ -2267,9 +2630,11 @@ TEXT ·mmBF16_avx512_4x2(SB), NOSPLIT, $0-56
 	VPXORD Z5, Z5, Z5
 	VPXORD Z6, Z6, Z6
 	VPXORD Z7, Z7, Z7
-	TESTQ R10, R10
-	JEQ reduce
-loop:
+	VMOVDQU16 permwidx<>+0(SB), Z30
+	VMOVDQU16 permwidx<>+64(SB), Z31
+	KMOVD permwidx<>+128(SB), K3
+	TESTQ $1, R10
+	JEQ even
 	VMOVUPS (SI), Z16
 	VMOVUPS (SI)(AX*1), Z17
 	VMOVUPS (SI)(AX*2), Z18
@@ -2288,6 +2653,41 @@ loop:
 	VFMADD231PS Z21, Z19, Z7
 	ADDQ $64, SI
 	ADDQ $32, DI
+even:
+	SHRQ $1, R10
+	TESTQ R10, R10
+	JEQ reduce
+loop:
+	VMOVUPS (SI), Z16
+	VMOVUPS (SI)(AX*1), Z17
+	VMOVUPS (SI)(AX*2), Z18
+	VMOVUPS (SI)(DX*1), Z19
+	VPERMW.Z (DI), Z30, K3, Z20
+	VFMADD231PS Z20, Z16, Z0
+	VFMADD231PS Z20, Z17, Z2
+	VFMADD231PS Z20, Z18, Z4
+	VFMADD231PS Z20, Z19, Z6
+	VPERMW.Z (DI)(BX*1), Z30, K3, Z21
+	VFMADD231PS Z21, Z16, Z1
+	VFMADD231PS Z21, Z17, Z3
+	VFMADD231PS Z21, Z18, Z5
+	VFMADD231PS Z21, Z19, Z7
+	VMOVUPS 64(SI), Z16
+	VMOVUPS 64(SI)(AX*1), Z17
+	VMOVUPS 64(SI)(AX*2), Z18
+	VMOVUPS 64(SI)(DX*1), Z19
+	VPERMW.Z (DI), Z31, K3, Z20
+	VFMADD231PS Z20, Z16, Z0
+	VFMADD231PS Z20, Z17, Z2
+	VFMADD231PS Z20, Z18, Z4
+	VFMADD231PS Z20, Z19, Z6
+	VPERMW.Z (DI)(BX*1), Z31, K3, Z21
+	VFMADD231PS Z21, Z16, Z1
+	VFMADD231PS Z21, Z17, Z3
+	VFMADD231PS Z21, Z18, Z5
+	VFMADD231PS Z21, Z19, Z7
+	ADDQ $128, SI
+	ADDQ $64, DI
 	DECQ R10
 	JNE loop
 reduce:
@@ -2351,8 +2751,8 @@ reduce:
 	VZEROUPPER
 	RET
 
-// func mmBF16_avx512_4x3(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
-TEXT ·mmBF16_avx512_4x3(SB), NOSPLIT, $0-56
+// func mmBF16_avx512_4x3_u2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+TEXT ·mmBF16_avx512_4x3_u2(SB), NOSPLIT, $0-56
 	MOVQ x+0(FP), SI
 	MOVQ ldx+8(FP), AX
 	MOVQ w+16(FP), DI
@@ -2375,9 +2775,11 @@ TEXT ·mmBF16_avx512_4x3(SB), NOSPLIT, $0-56
 	VPXORD Z9, Z9, Z9
 	VPXORD Z10, Z10, Z10
 	VPXORD Z11, Z11, Z11
-	TESTQ R10, R10
-	JEQ reduce
-loop:
+	VMOVDQU16 permwidx<>+0(SB), Z30
+	VMOVDQU16 permwidx<>+64(SB), Z31
+	KMOVD permwidx<>+128(SB), K3
+	TESTQ $1, R10
+	JEQ even
 	VMOVUPS (SI), Z16
 	VMOVUPS (SI)(AX*1), Z17
 	VMOVUPS (SI)(AX*2), Z18
@@ -2402,6 +2804,51 @@ loop:
 	VFMADD231PS Z22, Z19, Z11
 	ADDQ $64, SI
 	ADDQ $32, DI
+even:
+	SHRQ $1, R10
+	TESTQ R10, R10
+	JEQ reduce
+loop:
+	VMOVUPS (SI), Z16
+	VMOVUPS (SI)(AX*1), Z17
+	VMOVUPS (SI)(AX*2), Z18
+	VMOVUPS (SI)(DX*1), Z19
+	VPERMW.Z (DI), Z30, K3, Z20
+	VFMADD231PS Z20, Z16, Z0
+	VFMADD231PS Z20, Z17, Z3
+	VFMADD231PS Z20, Z18, Z6
+	VFMADD231PS Z20, Z19, Z9
+	VPERMW.Z (DI)(BX*1), Z30, K3, Z21
+	VFMADD231PS Z21, Z16, Z1
+	VFMADD231PS Z21, Z17, Z4
+	VFMADD231PS Z21, Z18, Z7
+	VFMADD231PS Z21, Z19, Z10
+	VPERMW.Z (DI)(BX*2), Z30, K3, Z22
+	VFMADD231PS Z22, Z16, Z2
+	VFMADD231PS Z22, Z17, Z5
+	VFMADD231PS Z22, Z18, Z8
+	VFMADD231PS Z22, Z19, Z11
+	VMOVUPS 64(SI), Z16
+	VMOVUPS 64(SI)(AX*1), Z17
+	VMOVUPS 64(SI)(AX*2), Z18
+	VMOVUPS 64(SI)(DX*1), Z19
+	VPERMW.Z (DI), Z31, K3, Z20
+	VFMADD231PS Z20, Z16, Z0
+	VFMADD231PS Z20, Z17, Z3
+	VFMADD231PS Z20, Z18, Z6
+	VFMADD231PS Z20, Z19, Z9
+	VPERMW.Z (DI)(BX*1), Z31, K3, Z21
+	VFMADD231PS Z21, Z16, Z1
+	VFMADD231PS Z21, Z17, Z4
+	VFMADD231PS Z21, Z18, Z7
+	VFMADD231PS Z21, Z19, Z10
+	VPERMW.Z (DI)(BX*2), Z31, K3, Z22
+	VFMADD231PS Z22, Z16, Z2
+	VFMADD231PS Z22, Z17, Z5
+	VFMADD231PS Z22, Z18, Z8
+	VFMADD231PS Z22, Z19, Z11
+	ADDQ $128, SI
+	ADDQ $64, DI
 	DECQ R10
 	JNE loop
 reduce:
@@ -2473,8 +2920,8 @@ reduce:
 	VZEROUPPER
 	RET
 
-// func mmBF16_avx512_4x4(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
-TEXT ·mmBF16_avx512_4x4(SB), NOSPLIT, $0-56
+// func mmBF16_avx512_4x4_u2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+TEXT ·mmBF16_avx512_4x4_u2(SB), NOSPLIT, $0-56
 	MOVQ x+0(FP), SI
 	MOVQ ldx+8(FP), AX
 	MOVQ w+16(FP), DI
@@ -2501,9 +2948,11 @@ TEXT ·mmBF16_avx512_4x4(SB), NOSPLIT, $0-56
 	VPXORD Z13, Z13, Z13
 	VPXORD Z14, Z14, Z14
 	VPXORD Z15, Z15, Z15
-	TESTQ R10, R10
-	JEQ reduce
-loop:
+	VMOVDQU16 permwidx<>+0(SB), Z30
+	VMOVDQU16 permwidx<>+64(SB), Z31
+	KMOVD permwidx<>+128(SB), K3
+	TESTQ $1, R10
+	JEQ even
 	VMOVUPS (SI), Z16
 	VMOVUPS (SI)(AX*1), Z17
 	VMOVUPS (SI)(AX*2), Z18
@@ -2534,6 +2983,61 @@ loop:
 	VFMADD231PS Z23, Z19, Z15
 	ADDQ $64, SI
 	ADDQ $32, DI
+even:
+	SHRQ $1, R10
+	TESTQ R10, R10
+	JEQ reduce
+loop:
+	VMOVUPS (SI), Z16
+	VMOVUPS (SI)(AX*1), Z17
+	VMOVUPS (SI)(AX*2), Z18
+	VMOVUPS (SI)(DX*1), Z19
+	VPERMW.Z (DI), Z30, K3, Z20
+	VFMADD231PS Z20, Z16, Z0
+	VFMADD231PS Z20, Z17, Z4
+	VFMADD231PS Z20, Z18, Z8
+	VFMADD231PS Z20, Z19, Z12
+	VPERMW.Z (DI)(BX*1), Z30, K3, Z21
+	VFMADD231PS Z21, Z16, Z1
+	VFMADD231PS Z21, Z17, Z5
+	VFMADD231PS Z21, Z18, Z9
+	VFMADD231PS Z21, Z19, Z13
+	VPERMW.Z (DI)(BX*2), Z30, K3, Z22
+	VFMADD231PS Z22, Z16, Z2
+	VFMADD231PS Z22, Z17, Z6
+	VFMADD231PS Z22, Z18, Z10
+	VFMADD231PS Z22, Z19, Z14
+	VPERMW.Z (DI)(CX*1), Z30, K3, Z23
+	VFMADD231PS Z23, Z16, Z3
+	VFMADD231PS Z23, Z17, Z7
+	VFMADD231PS Z23, Z18, Z11
+	VFMADD231PS Z23, Z19, Z15
+	VMOVUPS 64(SI), Z16
+	VMOVUPS 64(SI)(AX*1), Z17
+	VMOVUPS 64(SI)(AX*2), Z18
+	VMOVUPS 64(SI)(DX*1), Z19
+	VPERMW.Z (DI), Z31, K3, Z20
+	VFMADD231PS Z20, Z16, Z0
+	VFMADD231PS Z20, Z17, Z4
+	VFMADD231PS Z20, Z18, Z8
+	VFMADD231PS Z20, Z19, Z12
+	VPERMW.Z (DI)(BX*1), Z31, K3, Z21
+	VFMADD231PS Z21, Z16, Z1
+	VFMADD231PS Z21, Z17, Z5
+	VFMADD231PS Z21, Z18, Z9
+	VFMADD231PS Z21, Z19, Z13
+	VPERMW.Z (DI)(BX*2), Z31, K3, Z22
+	VFMADD231PS Z22, Z16, Z2
+	VFMADD231PS Z22, Z17, Z6
+	VFMADD231PS Z22, Z18, Z10
+	VFMADD231PS Z22, Z19, Z14
+	VPERMW.Z (DI)(CX*1), Z31, K3, Z23
+	VFMADD231PS Z23, Z16, Z3
+	VFMADD231PS Z23, Z17, Z7
+	VFMADD231PS Z23, Z18, Z11
+	VFMADD231PS Z23, Z19, Z15
+	ADDQ $128, SI
+	ADDQ $64, DI
 	DECQ R10
 	JNE loop
 reduce:
@@ -8187,8 +8691,8 @@ reduce:
 	VZEROUPPER
 	RET
 
-// func mmBF16_avx512_1x4_pfnext(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
-TEXT ·mmBF16_avx512_1x4_pfnext(SB), NOSPLIT, $0-56
+// func mmBF16_avx512_1x4_u2_pfnext(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+TEXT ·mmBF16_avx512_1x4_u2_pfnext(SB), NOSPLIT, $0-56
 	MOVQ x+0(FP), SI
 	MOVQ ldx+8(FP), AX
 	MOVQ w+16(FP), DI
@@ -8204,9 +8708,11 @@ TEXT ·mmBF16_avx512_1x4_pfnext(SB), NOSPLIT, $0-56
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
 	VPXORD Z3, Z3, Z3
-	TESTQ R10, R10
-	JEQ reduce
-loop:
+	VMOVDQU16 permwidx<>+0(SB), Z30
+	VMOVDQU16 permwidx<>+64(SB), Z31
+	KMOVD permwidx<>+128(SB), K3
+	TESTQ $1, R10
+	JEQ even
 	VMOVUPS (SI), Z16
 	PREFETCHT0 (R12)
 	VPMOVZXWD (DI), Z20
@@ -8227,6 +8733,36 @@ loop:
 	ADDQ $64, SI
 	ADDQ $32, DI
 	ADDQ $32, R12
+even:
+	SHRQ $1, R10
+	TESTQ R10, R10
+	JEQ reduce
+loop:
+	VMOVUPS (SI), Z16
+	PREFETCHT0 (R12)
+	VPERMW.Z (DI), Z30, K3, Z20
+	VFMADD231PS Z20, Z16, Z0
+	PREFETCHT0 (R12)(BX*1)
+	VPERMW.Z (DI)(BX*1), Z30, K3, Z21
+	VFMADD231PS Z21, Z16, Z1
+	PREFETCHT0 (R12)(BX*2)
+	VPERMW.Z (DI)(BX*2), Z30, K3, Z22
+	VFMADD231PS Z22, Z16, Z2
+	PREFETCHT0 (R12)(CX*1)
+	VPERMW.Z (DI)(CX*1), Z30, K3, Z23
+	VFMADD231PS Z23, Z16, Z3
+	VMOVUPS 64(SI), Z16
+	VPERMW.Z (DI), Z31, K3, Z20
+	VFMADD231PS Z20, Z16, Z0
+	VPERMW.Z (DI)(BX*1), Z31, K3, Z21
+	VFMADD231PS Z21, Z16, Z1
+	VPERMW.Z (DI)(BX*2), Z31, K3, Z22
+	VFMADD231PS Z22, Z16, Z2
+	VPERMW.Z (DI)(CX*1), Z31, K3, Z23
+	VFMADD231PS Z23, Z16, Z3
+	ADDQ $128, SI
+	ADDQ $64, DI
+	ADDQ $64, R12
 	DECQ R10
 	JNE loop
 reduce:
@@ -8251,8 +8787,8 @@ reduce:
 	VZEROUPPER
 	RET
 
-// func mmBF16_avx512_2x4_pfnext(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
-TEXT ·mmBF16_avx512_2x4_pfnext(SB), NOSPLIT, $0-56
+// func mmBF16_avx512_2x4_u2_pfnext(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+TEXT ·mmBF16_avx512_2x4_u2_pfnext(SB), NOSPLIT, $0-56
 	MOVQ x+0(FP), SI
 	MOVQ ldx+8(FP), AX
 	MOVQ w+16(FP), DI
@@ -8272,9 +8808,11 @@ TEXT ·mmBF16_avx512_2x4_pfnext(SB), NOSPLIT, $0-56
 	VPXORD Z5, Z5, Z5
 	VPXORD Z6, Z6, Z6
 	VPXORD Z7, Z7, Z7
-	TESTQ R10, R10
-	JEQ reduce
-loop:
+	VMOVDQU16 permwidx<>+0(SB), Z30
+	VMOVDQU16 permwidx<>+64(SB), Z31
+	KMOVD permwidx<>+128(SB), K3
+	TESTQ $1, R10
+	JEQ even
 	VMOVUPS (SI), Z16
 	VMOVUPS (SI)(AX*1), Z17
 	PREFETCHT0 (R12)
@@ -8300,6 +8838,46 @@ loop:
 	ADDQ $64, SI
 	ADDQ $32, DI
 	ADDQ $32, R12
+even:
+	SHRQ $1, R10
+	TESTQ R10, R10
+	JEQ reduce
+loop:
+	VMOVUPS (SI), Z16
+	VMOVUPS (SI)(AX*1), Z17
+	PREFETCHT0 (R12)
+	VPERMW.Z (DI), Z30, K3, Z20
+	VFMADD231PS Z20, Z16, Z0
+	VFMADD231PS Z20, Z17, Z4
+	PREFETCHT0 (R12)(BX*1)
+	VPERMW.Z (DI)(BX*1), Z30, K3, Z21
+	VFMADD231PS Z21, Z16, Z1
+	VFMADD231PS Z21, Z17, Z5
+	PREFETCHT0 (R12)(BX*2)
+	VPERMW.Z (DI)(BX*2), Z30, K3, Z22
+	VFMADD231PS Z22, Z16, Z2
+	VFMADD231PS Z22, Z17, Z6
+	PREFETCHT0 (R12)(CX*1)
+	VPERMW.Z (DI)(CX*1), Z30, K3, Z23
+	VFMADD231PS Z23, Z16, Z3
+	VFMADD231PS Z23, Z17, Z7
+	VMOVUPS 64(SI), Z16
+	VMOVUPS 64(SI)(AX*1), Z17
+	VPERMW.Z (DI), Z31, K3, Z20
+	VFMADD231PS Z20, Z16, Z0
+	VFMADD231PS Z20, Z17, Z4
+	VPERMW.Z (DI)(BX*1), Z31, K3, Z21
+	VFMADD231PS Z21, Z16, Z1
+	VFMADD231PS Z21, Z17, Z5
+	VPERMW.Z (DI)(BX*2), Z31, K3, Z22
+	VFMADD231PS Z22, Z16, Z2
+	VFMADD231PS Z22, Z17, Z6
+	VPERMW.Z (DI)(CX*1), Z31, K3, Z23
+	VFMADD231PS Z23, Z16, Z3
+	VFMADD231PS Z23, Z17, Z7
+	ADDQ $128, SI
+	ADDQ $64, DI
+	ADDQ $64, R12
 	DECQ R10
 	JNE loop
 reduce:
@@ -8339,8 +8917,8 @@ reduce:
 	VZEROUPPER
 	RET
 
-// func mmBF16_avx512_3x4_pfnext(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
-TEXT ·mmBF16_avx512_3x4_pfnext(SB), NOSPLIT, $0-56
+// func mmBF16_avx512_3x4_u2_pfnext(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+TEXT ·mmBF16_avx512_3x4_u2_pfnext(SB), NOSPLIT, $0-56
 	MOVQ x+0(FP), SI
 	MOVQ ldx+8(FP), AX
 	MOVQ w+16(FP), DI
@@ -8364,9 +8942,11 @@ TEXT ·mmBF16_avx512_3x4_pfnext(SB), NOSPLIT, $0-56
 	VPXORD Z9, Z9, Z9
 	VPXORD Z10, Z10, Z10
 	VPXORD Z11, Z11, Z11
-	TESTQ R10, R10
-	JEQ reduce
-loop:
+	VMOVDQU16 permwidx<>+0(SB), Z30
+	VMOVDQU16 permwidx<>+64(SB), Z31
+	KMOVD permwidx<>+128(SB), K3
+	TESTQ $1, R10
+	JEQ even
 	VMOVUPS (SI), Z16
 	VMOVUPS (SI)(AX*1), Z17
 	VMOVUPS (SI)(AX*2), Z18
@@ -8397,6 +8977,56 @@ loop:
 	ADDQ $64, SI
 	ADDQ $32, DI
 	ADDQ $32, R12
+even:
+	SHRQ $1, R10
+	TESTQ R10, R10
+	JEQ reduce
+loop:
+	VMOVUPS (SI), Z16
+	VMOVUPS (SI)(AX*1), Z17
+	VMOVUPS (SI)(AX*2), Z18
+	PREFETCHT0 (R12)
+	VPERMW.Z (DI), Z30, K3, Z20
+	VFMADD231PS Z20, Z16, Z0
+	VFMADD231PS Z20, Z17, Z4
+	VFMADD231PS Z20, Z18, Z8
+	PREFETCHT0 (R12)(BX*1)
+	VPERMW.Z (DI)(BX*1), Z30, K3, Z21
+	VFMADD231PS Z21, Z16, Z1
+	VFMADD231PS Z21, Z17, Z5
+	VFMADD231PS Z21, Z18, Z9
+	PREFETCHT0 (R12)(BX*2)
+	VPERMW.Z (DI)(BX*2), Z30, K3, Z22
+	VFMADD231PS Z22, Z16, Z2
+	VFMADD231PS Z22, Z17, Z6
+	VFMADD231PS Z22, Z18, Z10
+	PREFETCHT0 (R12)(CX*1)
+	VPERMW.Z (DI)(CX*1), Z30, K3, Z23
+	VFMADD231PS Z23, Z16, Z3
+	VFMADD231PS Z23, Z17, Z7
+	VFMADD231PS Z23, Z18, Z11
+	VMOVUPS 64(SI), Z16
+	VMOVUPS 64(SI)(AX*1), Z17
+	VMOVUPS 64(SI)(AX*2), Z18
+	VPERMW.Z (DI), Z31, K3, Z20
+	VFMADD231PS Z20, Z16, Z0
+	VFMADD231PS Z20, Z17, Z4
+	VFMADD231PS Z20, Z18, Z8
+	VPERMW.Z (DI)(BX*1), Z31, K3, Z21
+	VFMADD231PS Z21, Z16, Z1
+	VFMADD231PS Z21, Z17, Z5
+	VFMADD231PS Z21, Z18, Z9
+	VPERMW.Z (DI)(BX*2), Z31, K3, Z22
+	VFMADD231PS Z22, Z16, Z2
+	VFMADD231PS Z22, Z17, Z6
+	VFMADD231PS Z22, Z18, Z10
+	VPERMW.Z (DI)(CX*1), Z31, K3, Z23
+	VFMADD231PS Z23, Z16, Z3
+	VFMADD231PS Z23, Z17, Z7
+	VFMADD231PS Z23, Z18, Z11
+	ADDQ $128, SI
+	ADDQ $64, DI
+	ADDQ $64, R12
 	DECQ R10
 	JNE loop
 reduce:
@@ -8451,8 +9081,8 @@ reduce:
 	VZEROUPPER
 	RET
 
-// func mmBF16_avx512_4x4_pfnext(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
-TEXT ·mmBF16_avx512_4x4_pfnext(SB), NOSPLIT, $0-56
+// func mmBF16_avx512_4x4_u2_pfnext(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+TEXT ·mmBF16_avx512_4x4_u2_pfnext(SB), NOSPLIT, $0-56
 	MOVQ x+0(FP), SI
 	MOVQ ldx+8(FP), AX
 	MOVQ w+16(FP), DI
@@ -8480,9 +9110,11 @@ TEXT ·mmBF16_avx512_4x4_pfnext(SB), NOSPLIT, $0-56
 	VPXORD Z13, Z13, Z13
 	VPXORD Z14, Z14, Z14
 	VPXORD Z15, Z15, Z15
-	TESTQ R10, R10
-	JEQ reduce
-loop:
+	VMOVDQU16 permwidx<>+0(SB), Z30
+	VMOVDQU16 permwidx<>+64(SB), Z31
+	KMOVD permwidx<>+128(SB), K3
+	TESTQ $1, R10
+	JEQ even
 	VMOVUPS (SI), Z16
 	VMOVUPS (SI)(AX*1), Z17
 	VMOVUPS (SI)(AX*2), Z18
@@ -8518,6 +9150,66 @@ loop:
 	ADDQ $64, SI
 	ADDQ $32, DI
 	ADDQ $32, R12
+even:
+	SHRQ $1, R10
+	TESTQ R10, R10
+	JEQ reduce
+loop:
+	VMOVUPS (SI), Z16
+	VMOVUPS (SI)(AX*1), Z17
+	VMOVUPS (SI)(AX*2), Z18
+	VMOVUPS (SI)(DX*1), Z19
+	PREFETCHT0 (R12)
+	VPERMW.Z (DI), Z30, K3, Z20
+	VFMADD231PS Z20, Z16, Z0
+	VFMADD231PS Z20, Z17, Z4
+	VFMADD231PS Z20, Z18, Z8
+	VFMADD231PS Z20, Z19, Z12
+	PREFETCHT0 (R12)(BX*1)
+	VPERMW.Z (DI)(BX*1), Z30, K3, Z21
+	VFMADD231PS Z21, Z16, Z1
+	VFMADD231PS Z21, Z17, Z5
+	VFMADD231PS Z21, Z18, Z9
+	VFMADD231PS Z21, Z19, Z13
+	PREFETCHT0 (R12)(BX*2)
+	VPERMW.Z (DI)(BX*2), Z30, K3, Z22
+	VFMADD231PS Z22, Z16, Z2
+	VFMADD231PS Z22, Z17, Z6
+	VFMADD231PS Z22, Z18, Z10
+	VFMADD231PS Z22, Z19, Z14
+	PREFETCHT0 (R12)(CX*1)
+	VPERMW.Z (DI)(CX*1), Z30, K3, Z23
+	VFMADD231PS Z23, Z16, Z3
+	VFMADD231PS Z23, Z17, Z7
+	VFMADD231PS Z23, Z18, Z11
+	VFMADD231PS Z23, Z19, Z15
+	VMOVUPS 64(SI), Z16
+	VMOVUPS 64(SI)(AX*1), Z17
+	VMOVUPS 64(SI)(AX*2), Z18
+	VMOVUPS 64(SI)(DX*1), Z19
+	VPERMW.Z (DI), Z31, K3, Z20
+	VFMADD231PS Z20, Z16, Z0
+	VFMADD231PS Z20, Z17, Z4
+	VFMADD231PS Z20, Z18, Z8
+	VFMADD231PS Z20, Z19, Z12
+	VPERMW.Z (DI)(BX*1), Z31, K3, Z21
+	VFMADD231PS Z21, Z16, Z1
+	VFMADD231PS Z21, Z17, Z5
+	VFMADD231PS Z21, Z18, Z9
+	VFMADD231PS Z21, Z19, Z13
+	VPERMW.Z (DI)(BX*2), Z31, K3, Z22
+	VFMADD231PS Z22, Z16, Z2
+	VFMADD231PS Z22, Z17, Z6
+	VFMADD231PS Z22, Z18, Z10
+	VFMADD231PS Z22, Z19, Z14
+	VPERMW.Z (DI)(CX*1), Z31, K3, Z23
+	VFMADD231PS Z23, Z16, Z3
+	VFMADD231PS Z23, Z17, Z7
+	VFMADD231PS Z23, Z18, Z11
+	VFMADD231PS Z23, Z19, Z15
+	ADDQ $128, SI
+	ADDQ $64, DI
+	ADDQ $64, R12
 	DECQ R10
 	JNE loop
 reduce:
@@ -9112,8 +9804,8 @@ reduce:
 	VZEROUPPER
 	RET
 
-// func mmBF16_avx512_1x16(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
-TEXT ·mmBF16_avx512_1x16(SB), NOSPLIT, $0-56
+// func mmBF16_avx512_1x16_u2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+TEXT ·mmBF16_avx512_1x16_u2(SB), NOSPLIT, $0-56
 	MOVQ x+0(FP), SI
 	MOVQ ldx+8(FP), AX
 	MOVQ w+16(FP), DI
@@ -9143,9 +9835,11 @@ TEXT ·mmBF16_avx512_1x16(SB), NOSPLIT, $0-56
 	VPXORD Z13, Z13, Z13
 	VPXORD Z14, Z14, Z14
 	VPXORD Z15, Z15, Z15
-	TESTQ R10, R10
-	JEQ reduce
-loop:
+	VMOVDQU16 permwidx<>+0(SB), Z30
+	VMOVDQU16 permwidx<>+64(SB), Z31
+	KMOVD permwidx<>+128(SB), K3
+	TESTQ $1, R10
+	JEQ even
 	VMOVUPS (SI), Z16
 	VPMOVZXWD (DI), Z20
 	VPSLLD $16, Z20, Z20
@@ -9200,6 +9894,82 @@ loop:
 	ADDQ $32, R13
 	ADDQ $32, R12
 	ADDQ $32, AX
+even:
+	SHRQ $1, R10
+	TESTQ R10, R10
+	JEQ reduce
+loop:
+	VMOVUPS (SI), Z16
+	VPERMW.Z (DI), Z30, K3, Z20
+	VFMADD231PS Z20, Z16, Z0
+	VPERMW.Z (DI)(BX*1), Z30, K3, Z21
+	VFMADD231PS Z21, Z16, Z1
+	VPERMW.Z (DI)(BX*2), Z30, K3, Z22
+	VFMADD231PS Z22, Z16, Z2
+	VPERMW.Z (DI)(CX*1), Z30, K3, Z23
+	VFMADD231PS Z23, Z16, Z3
+	VPERMW.Z (R13), Z30, K3, Z20
+	VFMADD231PS Z20, Z16, Z4
+	VPERMW.Z (R13)(BX*1), Z30, K3, Z21
+	VFMADD231PS Z21, Z16, Z5
+	VPERMW.Z (R13)(BX*2), Z30, K3, Z22
+	VFMADD231PS Z22, Z16, Z6
+	VPERMW.Z (R13)(CX*1), Z30, K3, Z23
+	VFMADD231PS Z23, Z16, Z7
+	VPERMW.Z (R12), Z30, K3, Z20
+	VFMADD231PS Z20, Z16, Z8
+	VPERMW.Z (R12)(BX*1), Z30, K3, Z21
+	VFMADD231PS Z21, Z16, Z9
+	VPERMW.Z (R12)(BX*2), Z30, K3, Z22
+	VFMADD231PS Z22, Z16, Z10
+	VPERMW.Z (R12)(CX*1), Z30, K3, Z23
+	VFMADD231PS Z23, Z16, Z11
+	VPERMW.Z (AX), Z30, K3, Z20
+	VFMADD231PS Z20, Z16, Z12
+	VPERMW.Z (AX)(BX*1), Z30, K3, Z21
+	VFMADD231PS Z21, Z16, Z13
+	VPERMW.Z (AX)(BX*2), Z30, K3, Z22
+	VFMADD231PS Z22, Z16, Z14
+	VPERMW.Z (AX)(CX*1), Z30, K3, Z23
+	VFMADD231PS Z23, Z16, Z15
+	VMOVUPS 64(SI), Z16
+	VPERMW.Z (DI), Z31, K3, Z20
+	VFMADD231PS Z20, Z16, Z0
+	VPERMW.Z (DI)(BX*1), Z31, K3, Z21
+	VFMADD231PS Z21, Z16, Z1
+	VPERMW.Z (DI)(BX*2), Z31, K3, Z22
+	VFMADD231PS Z22, Z16, Z2
+	VPERMW.Z (DI)(CX*1), Z31, K3, Z23
+	VFMADD231PS Z23, Z16, Z3
+	VPERMW.Z (R13), Z31, K3, Z20
+	VFMADD231PS Z20, Z16, Z4
+	VPERMW.Z (R13)(BX*1), Z31, K3, Z21
+	VFMADD231PS Z21, Z16, Z5
+	VPERMW.Z (R13)(BX*2), Z31, K3, Z22
+	VFMADD231PS Z22, Z16, Z6
+	VPERMW.Z (R13)(CX*1), Z31, K3, Z23
+	VFMADD231PS Z23, Z16, Z7
+	VPERMW.Z (R12), Z31, K3, Z20
+	VFMADD231PS Z20, Z16, Z8
+	VPERMW.Z (R12)(BX*1), Z31, K3, Z21
+	VFMADD231PS Z21, Z16, Z9
+	VPERMW.Z (R12)(BX*2), Z31, K3, Z22
+	VFMADD231PS Z22, Z16, Z10
+	VPERMW.Z (R12)(CX*1), Z31, K3, Z23
+	VFMADD231PS Z23, Z16, Z11
+	VPERMW.Z (AX), Z31, K3, Z20
+	VFMADD231PS Z20, Z16, Z12
+	VPERMW.Z (AX)(BX*1), Z31, K3, Z21
+	VFMADD231PS Z21, Z16, Z13
+	VPERMW.Z (AX)(BX*2), Z31, K3, Z22
+	VFMADD231PS Z22, Z16, Z14
+	VPERMW.Z (AX)(CX*1), Z31, K3, Z23
+	VFMADD231PS Z23, Z16, Z15
+	ADDQ $128, SI
+	ADDQ $64, DI
+	ADDQ $64, R13
+	ADDQ $64, R12
+	ADDQ $64, AX
 	DECQ R10
 	JNE loop
 reduce:
@@ -9735,6 +10505,73 @@ reduce:
 	VMOVSS X7, 28(R8)
 	VZEROUPPER
 	RET
+
+DATA permwidx<>+0(SB)/2, $0
+DATA permwidx<>+2(SB)/2, $0
+DATA permwidx<>+4(SB)/2, $0
+DATA permwidx<>+6(SB)/2, $1
+DATA permwidx<>+8(SB)/2, $0
+DATA permwidx<>+10(SB)/2, $2
+DATA permwidx<>+12(SB)/2, $0
+DATA permwidx<>+14(SB)/2, $3
+DATA permwidx<>+16(SB)/2, $0
+DATA permwidx<>+18(SB)/2, $4
+DATA permwidx<>+20(SB)/2, $0
+DATA permwidx<>+22(SB)/2, $5
+DATA permwidx<>+24(SB)/2, $0
+DATA permwidx<>+26(SB)/2, $6
+DATA permwidx<>+28(SB)/2, $0
+DATA permwidx<>+30(SB)/2, $7
+DATA permwidx<>+32(SB)/2, $0
+DATA permwidx<>+34(SB)/2, $8
+DATA permwidx<>+36(SB)/2, $0
+DATA permwidx<>+38(SB)/2, $9
+DATA permwidx<>+40(SB)/2, $0
+DATA permwidx<>+42(SB)/2, $10
+DATA permwidx<>+44(SB)/2, $0
+DATA permwidx<>+46(SB)/2, $11
+DATA permwidx<>+48(SB)/2, $0
+DATA permwidx<>+50(SB)/2, $12
+DATA permwidx<>+52(SB)/2, $0
+DATA permwidx<>+54(SB)/2, $13
+DATA permwidx<>+56(SB)/2, $0
+DATA permwidx<>+58(SB)/2, $14
+DATA permwidx<>+60(SB)/2, $0
+DATA permwidx<>+62(SB)/2, $15
+DATA permwidx<>+64(SB)/2, $0
+DATA permwidx<>+66(SB)/2, $16
+DATA permwidx<>+68(SB)/2, $0
+DATA permwidx<>+70(SB)/2, $17
+DATA permwidx<>+72(SB)/2, $0
+DATA permwidx<>+74(SB)/2, $18
+DATA permwidx<>+76(SB)/2, $0
+DATA permwidx<>+78(SB)/2, $19
+DATA permwidx<>+80(SB)/2, $0
+DATA permwidx<>+82(SB)/2, $20
+DATA permwidx<>+84(SB)/2, $0
+DATA permwidx<>+86(SB)/2, $21
+DATA permwidx<>+88(SB)/2, $0
+DATA permwidx<>+90(SB)/2, $22
+DATA permwidx<>+92(SB)/2, $0
+DATA permwidx<>+94(SB)/2, $23
+DATA permwidx<>+96(SB)/2, $0
+DATA permwidx<>+98(SB)/2, $24
+DATA permwidx<>+100(SB)/2, $0
+DATA permwidx<>+102(SB)/2, $25
+DATA permwidx<>+104(SB)/2, $0
+DATA permwidx<>+106(SB)/2, $26
+DATA permwidx<>+108(SB)/2, $0
+DATA permwidx<>+110(SB)/2, $27
+DATA permwidx<>+112(SB)/2, $0
+DATA permwidx<>+114(SB)/2, $28
+DATA permwidx<>+116(SB)/2, $0
+DATA permwidx<>+118(SB)/2, $29
+DATA permwidx<>+120(SB)/2, $0
+DATA permwidx<>+122(SB)/2, $30
+DATA permwidx<>+124(SB)/2, $0
+DATA permwidx<>+126(SB)/2, $31
+DATA permwidx<>+128(SB)/4, $0xaaaaaaaa
+GLOBL permwidx<>(SB), RODATA|NOPTR, $132
 
 DATA expc<>+0(SB)/4, $0x3fb8aa3b
 DATA expc<>+4(SB)/4, $0x3f318000

@@ -2,8 +2,8 @@ package tensor
 
 import (
 	"runtime"
-	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Job is a unit of parallel work: Run processes items [lo, hi) on worker
@@ -16,24 +16,45 @@ type Job interface {
 
 // Pool is a persistent set of worker goroutines that split a range of items
 // (usually output rows) between them. Goroutines are started once; a parallel
-// operation costs a few channel operations, not goroutine creation.
+// operation costs a few atomic operations, not goroutine creation.
+//
+// A decode step is a few hundred short parallel operations (each matrix of
+// each layer), separated by a little serial work. Waking a parked goroutine
+// takes tens of microseconds (a futex round trip), which at that rate left
+// the second core idle a fifth of the time. So between operations workers
+// spin on the operation counter for a while (spinWait) before they park,
+// and the caller spins likewise while it waits for the last chunk.
 //
 // A Pool runs one operation at a time: Run must not be called concurrently
 // from several goroutines, nor from inside a Job.
 type Pool struct {
 	threads int
-	wake    []chan struct{}
-	done    sync.WaitGroup
 
-	// The operation in flight, read by the workers after a wake-up.
+	// The operation in flight, published by gen and read by the workers.
 	job   Job
 	n     int
 	grain int
 	next  atomic.Int64
+	gen   atomic.Uint64 // incremented once per parallel operation
+	// Workers still busy with the current operation.
+	pending atomic.Int32
+
+	// Parking: a worker (or the caller, waiting) that stops spinning sets
+	// its flag and blocks on its channel; whoever clears a set flag with
+	// Swap owes it one token.
+	parked     []atomic.Bool
+	wake       []chan struct{}
+	callerPark atomic.Bool
+	doneCh     chan struct{}
+	closed     atomic.Bool
 
 	fn funcJob   // reusable adapter for For
 	mm matmulJob // reusable job for MatMul
 }
+
+// spinWait is how long an idle worker, or the caller waiting for workers,
+// polls before it parks.
+const spinWait = 200 * time.Microsecond
 
 // NewPool starts a pool of threads workers (the calling goroutine counts as
 // one of them). threads ≤ 0 means runtime.NumCPU().
@@ -41,7 +62,8 @@ func NewPool(threads int) *Pool {
 	if threads <= 0 {
 		threads = runtime.NumCPU()
 	}
-	p := &Pool{threads: threads, wake: make([]chan struct{}, threads)}
+	p := &Pool{threads: threads, wake: make([]chan struct{}, threads),
+		parked: make([]atomic.Bool, threads), doneCh: make(chan struct{}, 1)}
 	for w := 1; w < threads; w++ {
 		p.wake[w] = make(chan struct{}, 1)
 		go p.worker(w)
@@ -54,15 +76,55 @@ func (p *Pool) Threads() int { return p.threads }
 
 // Close stops the worker goroutines. The pool must not be used afterwards.
 func (p *Pool) Close() {
+	if p.closed.Swap(true) {
+		return
+	}
+	p.gen.Add(1)
 	for w := 1; w < p.threads; w++ {
-		close(p.wake[w])
+		if p.parked[w].Swap(false) {
+			p.wake[w] <- struct{}{}
+		}
+	}
+}
+
+// spin polls cond until it is true or spinWait has passed; it reports
+// whether cond became true.
+func spin(cond func() bool) bool {
+	var t0 time.Time
+	for i := 0; ; i++ {
+		if cond() {
+			return true
+		}
+		if i%256 == 255 {
+			if t0.IsZero() {
+				t0 = time.Now()
+			} else if time.Since(t0) > spinWait {
+				return false
+			}
+		}
 	}
 }
 
 func (p *Pool) worker(w int) {
-	for range p.wake[w] {
+	var seen uint64 // gen starts at 0; Run may have begun before this goroutine
+
+	for {
+		if !spin(func() bool { return p.gen.Load() != seen }) {
+			p.parked[w].Store(true)
+			if p.gen.Load() == seen || !p.parked[w].Swap(false) {
+				// Parked, or Run already cleared the flag: either way a
+				// token is on its way.
+				<-p.wake[w]
+			}
+		}
+		if p.closed.Load() {
+			return
+		}
+		seen = p.gen.Load()
 		p.drain(w)
-		p.done.Done()
+		if p.pending.Add(-1) == 0 && p.callerPark.Swap(false) {
+			p.doneCh <- struct{}{}
+		}
 	}
 }
 
@@ -95,13 +157,20 @@ func (p *Pool) Run(n, grain int, job Job) {
 	}
 	p.job, p.n, p.grain = job, n, grain
 	p.next.Store(0)
-	workers := min(p.threads, (n+grain-1)/grain)
-	p.done.Add(workers - 1)
-	for w := 1; w < workers; w++ {
-		p.wake[w] <- struct{}{}
+	p.pending.Store(int32(p.threads - 1))
+	p.gen.Add(1) // publishes the fields above to the workers
+	for w := 1; w < p.threads; w++ {
+		if p.parked[w].Swap(false) {
+			p.wake[w] <- struct{}{}
+		}
 	}
 	p.drain(0)
-	p.done.Wait()
+	if !spin(func() bool { return p.pending.Load() == 0 }) {
+		p.callerPark.Store(true)
+		if p.pending.Load() != 0 || !p.callerPark.Swap(false) {
+			<-p.doneCh
+		}
+	}
 	p.job = nil
 }
 

@@ -99,6 +99,15 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int) string {
 	if pf < 0 {
 		name += "_pfnext"
 	}
+	// AVX-512 bf16 tiles over two k blocks (one 64-byte line of a w row)
+	// widen with VPERMW: words 2j+1 of the result take w[16u+j] and the
+	// zero-masked words 2j make the low halves, so a block costs one
+	// instruction instead of VPMOVZXWD+VPSLLD. It reads the whole line, so
+	// a lone first block (odd nblk) takes the two-instruction path.
+	pw := dt.name == "BF16" && !dp && s.name == "avx512" && unroll == 2
+	if pw && nr > 16 {
+		panic("tile shape")
+	}
 	// w rows 4g..4g+3 (nr > 4, mr == 1 only) are addressed from wBase[g].
 	wBase := []string{"DI", "R13", "R12", "AX", "DX", "R11"}
 	wAddr := func(r, off int) string {
@@ -155,6 +164,12 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int) string {
 	if dp {
 		xstep, wstep = 64, 64
 	}
+	if pw {
+		b.p("\tVMOVDQU16 permwidx<>+0(SB), Z30")
+		b.p("\tVMOVDQU16 permwidx<>+64(SB), Z31")
+		b.p("\tKMOVD permwidx<>+128(SB), K3")
+	}
+	single := false
 	body := func(u int) {
 		for t := 0; t < mr; t++ {
 			if dp {
@@ -177,6 +192,10 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int) string {
 				b.p("\tVMOVDQU32 %s, %s", addr, w)
 			case dt.name == "F32":
 				b.p("\tVMOVUPS %s, %s", addr, w)
+			case pw && !single:
+				// Words 2j+1 of the result are w[16u+j], words 2j zero:
+				// the float32 widening in one instruction.
+				b.p("\tVPERMW.Z %s, Z%d, K3, %s", wAddr(r, 0), 30+u, w)
 			case dt.name == "BF16":
 				b.p("\tVPMOVZXWD %s, %s", addr, w)
 				b.p("\tVPSLLD $16, %s, %s", w, w)
@@ -206,7 +225,9 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int) string {
 		// One single block first when nblk is odd.
 		b.p("\tTESTQ $1, R10")
 		b.p("\tJEQ even")
+		single = true
 		body(0)
+		single = false
 		advance(1)
 		b.p("even:")
 		b.p("\tSHRQ $1, R10")
@@ -222,50 +243,7 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int) string {
 	b.p("\tJNE loop")
 	b.p("reduce:")
 	if s.name == "avx512" {
-		// Transposed tree reduction of 4 accumulators (A,B,C,D) of one
-		// output row at a time. Per accumulator the order is
-		// s8[i]=l[i]+l[i+8], s4[i]=s8[i]+s8[i+4], s2[i]=s4[i]+s4[i+2],
-		// s=s2[0]+s2[1].
-		b.p("\tVPXORD Z31, Z31, Z31")
-		b.p("\tMOVQ $0x1111, R12")
-		b.p("\tKMOVW R12, K1")
-		if nr%4 != 0 {
-			b.p("\tMOVQ $%d, R12", (1<<(nr%4))-1)
-			b.p("\tKMOVW R12, K2")
-		}
-		for t := 0; t < mr; t++ {
-			for g := 0; g < nr; g += 4 {
-				A := [4]string{"Z31", "Z31", "Z31", "Z31"}
-				gn := min(4, nr-g)
-				for r := 0; r < gn; r++ {
-					A[r] = s.r(acc(t, g+r))
-				}
-				b.p("\tVSHUFF64X2 $0x44, %s, %s, Z24", A[1], A[0])
-				b.p("\tVSHUFF64X2 $0xEE, %s, %s, Z25", A[1], A[0])
-				b.p("\tVADDPS Z25, Z24, Z24")
-				if gn > 2 {
-					b.p("\tVSHUFF64X2 $0x44, %s, %s, Z26", A[3], A[2])
-					b.p("\tVSHUFF64X2 $0xEE, %s, %s, Z27", A[3], A[2])
-					b.p("\tVADDPS Z27, Z26, Z26")
-				} else {
-					b.p("\tVPXORD Z26, Z26, Z26")
-				}
-				b.p("\tVSHUFF64X2 $0x88, Z26, Z24, Z25")
-				b.p("\tVSHUFF64X2 $0xDD, Z26, Z24, Z27")
-				b.p("\tVADDPS Z27, Z25, Z25")
-				b.p("\tVPERMILPS $0x4E, Z25, Z26")
-				b.p("\tVADDPS Z26, Z25, Z25")
-				b.p("\tVPERMILPS $0xB1, Z25, Z26")
-				b.p("\tVADDPS Z26, Z25, Z25")
-				b.p("\tVCOMPRESSPS.Z Z25, K1, Z26")
-				dst := rowAddr("R8", "R9", "R11", t, 4*g)
-				if gn == 4 {
-					b.p("\tVMOVUPS X26, %s", dst)
-				} else {
-					b.p("\tVMOVUPS X26, K2, %s", dst)
-				}
-			}
-		}
+		reduce512(b, s, mr, nr, acc)
 	} else {
 		// Per accumulator: s4[i]=l[i]+l[i+4], s2[i]=s4[i]+s4[i+2],
 		// s=s2[0]+s2[1].
@@ -286,6 +264,63 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int) string {
 	b.p("\tRET")
 	b.p("")
 	return name
+}
+
+// reduce512 stores the lane sums of the mr×nr accumulators acc(t, r) into
+// y (R8, stride R9, 3·stride R11) with a transposed tree reduction of 4
+// accumulators (A,B,C,D) of one output row at a time. Per accumulator the
+// order is s8[i]=l[i]+l[i+8], s4[i]=s8[i]+s8[i+4], s2[i]=s4[i]+s4[i+2],
+// s=s2[0]+s2[1]. It clobbers Z24–Z27, Z31, K1, K2 and R12.
+func reduce512(b *buf, s isa, mr, nr int, acc func(t, r int) int) {
+	b.p("\tVPXORD Z31, Z31, Z31")
+	b.p("\tMOVQ $0x1111, R12")
+	b.p("\tKMOVW R12, K1")
+	if nr%4 != 0 {
+		b.p("\tMOVQ $%d, R12", (1<<(nr%4))-1)
+		b.p("\tKMOVW R12, K2")
+	}
+	for t := 0; t < mr; t++ {
+		for g := 0; g < nr; g += 4 {
+			A := [4]string{"Z31", "Z31", "Z31", "Z31"}
+			gn := min(4, nr-g)
+			for r := 0; r < gn; r++ {
+				A[r] = s.r(acc(t, g+r))
+			}
+			b.p("\tVSHUFF64X2 $0x44, %s, %s, Z24", A[1], A[0])
+			b.p("\tVSHUFF64X2 $0xEE, %s, %s, Z25", A[1], A[0])
+			b.p("\tVADDPS Z25, Z24, Z24")
+			if gn > 2 {
+				b.p("\tVSHUFF64X2 $0x44, %s, %s, Z26", A[3], A[2])
+				b.p("\tVSHUFF64X2 $0xEE, %s, %s, Z27", A[3], A[2])
+				b.p("\tVADDPS Z27, Z26, Z26")
+			} else {
+				b.p("\tVPXORD Z26, Z26, Z26")
+			}
+			b.p("\tVSHUFF64X2 $0x88, Z26, Z24, Z25")
+			b.p("\tVSHUFF64X2 $0xDD, Z26, Z24, Z27")
+			b.p("\tVADDPS Z27, Z25, Z25")
+			b.p("\tVPERMILPS $0x4E, Z25, Z26")
+			b.p("\tVADDPS Z26, Z25, Z25")
+			b.p("\tVPERMILPS $0xB1, Z25, Z26")
+			b.p("\tVADDPS Z26, Z25, Z25")
+			b.p("\tVCOMPRESSPS.Z Z25, K1, Z26")
+			dst := rowAddr("R8", "R9", "R11", t, 4*g)
+			if gn == 4 {
+				b.p("\tVMOVUPS X26, %s", dst)
+			} else {
+				b.p("\tVMOVUPS X26, K2, %s", dst)
+			}
+		}
+	}
+}
+
+// unrollFor is the k-block unrolling of a level's tiles: two blocks for
+// AVX-512 bf16, whose VPERMW widening reads a whole line per step.
+func unrollFor(s isa, dt dtype) int {
+	if s.name == "avx512" && dt.name == "BF16" {
+		return 2
+	}
+	return 1
 }
 
 func main() {
@@ -311,7 +346,7 @@ func main() {
 		for _, dt := range dtypes {
 			for mr := 1; mr <= is.mrMax; mr++ {
 				for nr := 1; nr <= is.nrMax; nr++ {
-					add(fmt.Sprintf("tiles%s_%s", dt.name, is.name), mr, nr, tile(&s, is, dt, mr, nr, false, 0, 1))
+					add(fmt.Sprintf("tiles%s_%s", dt.name, is.name), mr, nr, tile(&s, is, dt, mr, nr, false, 0, unrollFor(is, dt)))
 				}
 			}
 		}
@@ -325,7 +360,7 @@ func main() {
 	// the next w block.
 	for _, dt := range dtypes {
 		for mr := 1; mr <= 4; mr++ {
-			add(fmt.Sprintf("tilesPF%s_avx512", dt.name), mr, 1, tile(&s, avx512, dt, mr, 4, false, -1, 1))
+			add(fmt.Sprintf("tilesPF%s_avx512", dt.name), mr, 1, tile(&s, avx512, dt, mr, 4, false, -1, unrollFor(avx512, dt)))
 		}
 	}
 	// Matrix-vector kernels (m = 1): many rows at once keep enough DRAM
@@ -333,9 +368,18 @@ func main() {
 	for _, is := range []isa{avx512, avx2} {
 		nr := map[string]int{"avx512": 16, "avx2": 8}[is.name]
 		for _, dt := range dtypes {
-			mv = append(mv, tile(&s, is, dt, 1, nr, false, 0, 1))
+			mv = append(mv, tile(&s, is, dt, 1, nr, false, 0, unrollFor(is, dt)))
 		}
 	}
+	// VPERMW indices (words 2j+1 = j, then j+16) and the odd-word mask of
+	// the bf16 widening.
+	for h := 0; h < 2; h++ {
+		for i := 0; i < 32; i++ {
+			s.p("DATA permwidx<>+%d(SB)/2, $%d", 64*h+2*i, (i/2+16*h)*(i%2))
+		}
+	}
+	s.p("DATA permwidx<>+128(SB)/4, $0xaaaaaaaa")
+	s.p("GLOBL permwidx<>(SB), RODATA|NOPTR, $132\n")
 	for _, n := range mv {
 		g.p("//go:noescape\nfunc %s(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)\n", n)
 	}
