@@ -80,41 +80,66 @@ type AttnSeg struct {
 // Attention computes causal grouped-query attention: query head h uses KV
 // head h / (H/KV); token i of a segment attends to cache indices
 // 0..Past+i, with scores scaled by 1/sqrt(hd) and a float32 softmax.
+//
+// A one-token segment (decode, latent steps) runs per head as dot products
+// and axpys over the cache. A longer segment (prefill) runs per head and
+// block of attnBlock tokens as two register-tiled matrix products, scores =
+// Q·Kᵀ and out = P·V (over a transposed copy of V, zero-padded to a
+// multiple of 16 keys so padding adds exact zeros): a block reuses each key
+// and value row across its tokens instead of streaming the cache once per
+// token. Either way a token's result depends only on its segment, never on
+// the batch or the thread count.
 type Attention struct {
 	H, KV, HD int
 
 	segs    []AttnSeg
-	offs    []int       // prefix sums of N*H over segs
-	scratch [][]float32 // per-worker scores
+	offs    []int       // prefix sums of work items over segs
+	scratch [][]float32 // per-worker scores (and transposed V for blocks)
 }
 
-// Compute runs all segments in parallel over (token, head) pairs.
+// attnBlock is the number of a segment's tokens that share one pass over
+// the cache.
+const attnBlock = 32
+
+// items is the number of work items of a segment: heads, or heads × blocks.
+func (a *Attention) items(s *AttnSeg) int {
+	if s.N == 1 {
+		return a.H
+	}
+	return a.H * ((s.N + attnBlock - 1) / attnBlock)
+}
+
+// Compute runs all segments in parallel over their work items.
 func (a *Attention) Compute(p *Pool, segs []AttnSeg) {
 	a.segs = segs
 	a.offs = a.offs[:0]
-	total, maxCtx := 0, 0
-	for _, s := range segs {
+	total, need := 0, 0
+	for i := range segs {
+		s := &segs[i]
 		a.offs = append(a.offs, total)
-		total += s.N * a.H
-		maxCtx = max(maxCtx, s.Past+s.N)
+		total += a.items(s)
+		ctx := s.Past + s.N
+		if s.N > 1 {
+			kp := (ctx + 15) &^ 15
+			need = max(need, (attnBlock+a.HD)*kp)
+		} else {
+			need = max(need, ctx)
+		}
 	}
 	for len(a.scratch) < p.Threads() {
 		a.scratch = append(a.scratch, nil)
 	}
 	for w := range a.scratch {
-		if cap(a.scratch[w]) < maxCtx {
-			a.scratch[w] = make([]float32, maxCtx+maxCtx/2)
+		if cap(a.scratch[w]) < need {
+			a.scratch[w] = make([]float32, need+need/2)
 		}
 	}
 	p.Run(total, p.Grain(total, 1, 1), a)
 	a.segs = nil
 }
 
-// Run implements Job over flattened (segment, token, head) items.
+// Run implements Job over flattened (segment, item) pairs.
 func (a *Attention) Run(worker, lo, hi int) {
-	hd, kvd := a.HD, a.KV*a.HD
-	rep := a.H / a.KV
-	scale := float32(1 / math.Sqrt(float64(hd)))
 	si := 0
 	for it := lo; it < hi; it++ {
 		for si+1 < len(a.offs) && a.offs[si+1] <= it {
@@ -122,19 +147,62 @@ func (a *Attention) Run(worker, lo, hi int) {
 		}
 		s := &a.segs[si]
 		r := it - a.offs[si]
-		t, h := r/a.H, r%a.H
-		g := h / rep
-		ctx := s.Past + t + 1
-		q := s.Q[t*a.H*hd+h*hd : t*a.H*hd+(h+1)*hd]
-		sc := a.scratch[worker][:ctx]
-		for j := 0; j < ctx; j++ {
-			sc[j] = asm.DotF32(q, s.K[j*kvd+g*hd:j*kvd+(g+1)*hd]) * scale
-		}
-		SoftmaxInPlace(sc)
-		out := s.Out[t*a.H*hd+h*hd : t*a.H*hd+(h+1)*hd]
-		clear(out)
-		for j := 0; j < ctx; j++ {
-			asm.AxpyF32(sc[j], s.V[j*kvd+g*hd:j*kvd+(g+1)*hd], out)
+		if s.N == 1 {
+			a.token(worker, s, r)
+		} else {
+			nb := (s.N + attnBlock - 1) / attnBlock
+			a.block(worker, s, r/nb, r%nb)
 		}
 	}
+}
+
+// token attends the single new token of s for head h.
+func (a *Attention) token(worker int, s *AttnSeg, h int) {
+	hd, kvd := a.HD, a.KV*a.HD
+	g := h / (a.H / a.KV)
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	ctx := s.Past + 1
+	q := s.Q[h*hd : (h+1)*hd]
+	sc := a.scratch[worker][:ctx]
+	for j := 0; j < ctx; j++ {
+		sc[j] = asm.DotF32(q, s.K[j*kvd+g*hd:j*kvd+(g+1)*hd]) * scale
+	}
+	SoftmaxInPlace(sc)
+	out := s.Out[h*hd : (h+1)*hd]
+	clear(out)
+	for j := 0; j < ctx; j++ {
+		asm.AxpyF32(sc[j], s.V[j*kvd+g*hd:j*kvd+(g+1)*hd], out)
+	}
+}
+
+// block attends tokens blk·attnBlock… of s for head h.
+func (a *Attention) block(worker int, s *AttnSeg, h, blk int) {
+	hd, kvd, qd := a.HD, a.KV*a.HD, a.H*a.HD
+	g := h / (a.H / a.KV)
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	t0 := blk * attnBlock
+	t1 := min(s.N, t0+attnBlock)
+	bt := t1 - t0
+	end := s.Past + t1 // keys any token of the block sees
+	kp := (end + 15) &^ 15
+	sc := a.scratch[worker][:bt*kp]
+	vt := a.scratch[worker][attnBlock*kp : attnBlock*kp+hd*kp]
+	asm.MatMulF32(sc, kp, s.Q[t0*qd+h*hd:], qd, s.K[g*hd:], kvd, bt, end, hd)
+	for i := 0; i < bt; i++ {
+		ctx := s.Past + t0 + i + 1
+		row := sc[i*kp : (i+1)*kp]
+		asm.ScaleF32(scale, row[:ctx])
+		SoftmaxInPlace(row[:ctx])
+		clear(row[ctx:])
+	}
+	for j := 0; j < end; j++ {
+		v := s.V[j*kvd+g*hd : j*kvd+(g+1)*hd]
+		for d, e := range v {
+			vt[d*kp+j] = e
+		}
+	}
+	for d := 0; d < hd; d++ {
+		clear(vt[d*kp+end : (d+1)*kp])
+	}
+	asm.MatMulF32(s.Out[t0*qd+h*hd:], qd, sc, kp, vt, kp, bt, hd, kp)
 }

@@ -97,7 +97,9 @@ func TestAttention(t *testing.T) {
 		p := NewPool(2)
 		a := Attention{H: tc.H, KV: tc.KV, HD: tc.hd}
 		var segs, refs []AttnSeg
-		for _, sh := range [][2]int{{1, 0}, {5, 0}, {1, 37}, {3, 11}} {
+		// One-token segments take the per-token path; longer ones the
+		// blocked one, with one, several and ragged blocks of attnBlock.
+		for _, sh := range [][2]int{{1, 0}, {5, 0}, {1, 37}, {3, 11}, {attnBlock, 0}, {2*attnBlock + 7, 0}, {attnBlock + 1, 29}} {
 			n, past := sh[0], sh[1]
 			s := AttnSeg{
 				Q: randVec(r, n*tc.H*tc.hd), Out: make([]float32, n*tc.H*tc.hd),
