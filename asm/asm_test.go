@@ -177,7 +177,10 @@ func TestMatMul(t *testing.T) {
 					checkMMCase(t, c, r, 1, 1, kk)
 				}
 			}
-			for _, s := range [][3]int{{1, 37, 1024}, {9, 13, 1024}, {4, 8, 2048}, {5, 7, 4099}, {13, 5, 777}} {
+			// m > 16 takes the x-stationary order when an x tile fits L1
+			// (k ≤ 1536), the x-block order otherwise.
+			for _, s := range [][3]int{{1, 37, 1024}, {9, 13, 1024}, {4, 8, 2048}, {5, 7, 4099}, {13, 5, 777},
+				{40, 37, 300}, {33, 70, 1031}, {64, 5, 16}, {24, 19, 3000}} {
 				checkMMCase(t, c, r, s[0], s[1], s[2])
 			}
 		}
@@ -191,8 +194,8 @@ func TestMatMulInvariance(t *testing.T) {
 	forEachLevel(t, func(t *testing.T) {
 		for _, c := range mmCases {
 			r := rand.New(rand.NewPCG(3, 4))
-			for _, kk := range []int{7, 16, 100, 300, 1024, 1031} {
-				m, n := 11, 23
+			for _, sh := range [][2]int{{7, 11}, {16, 11}, {100, 11}, {300, 11}, {1024, 11}, {1031, 11}, {300, 40}, {1031, 40}} {
+				kk, m, n := sh[0], sh[1], 23
 				x := randF32(r, m*kk, 1)
 				w := randF32(r, n*kk, 1)
 				full := make([]float32, m*n)
@@ -200,7 +203,7 @@ func TestMatMulInvariance(t *testing.T) {
 				part := make([]float32, m*n)
 				for _, split := range [][2]int{{0, 1}, {1, 6}, {6, 7}, {7, 23}, {2, 5}, {5, 22}} {
 					n0, n1 := split[0], split[1]
-					for _, mm := range [][2]int{{0, 11}, {3, 4}, {2, 7}} {
+					for _, mm := range [][2]int{{0, m}, {3, 4}, {2, 7}, {1, m - 2}} {
 						t0, t1 := mm[0], mm[1]
 						c.run(part[t0*n+n0:], n, x[t0*kk:], kk, w[n0*kk:], kk, t1-t0, n1-n0, kk)
 						for i := t0; i < t1; i++ {

@@ -229,6 +229,13 @@ var smallM = 16
 // stay in L2 while a block of w rows sits in L1.
 const xBlockBytes = 256 << 10
 
+// xTileBytes bounds an x tile kept in L1 by the x-stationary order, and
+// wBlockBytes the w rows it sweeps from L2.
+const (
+	xTileBytes  = 24 << 10
+	wBlockBytes = 384 << 10
+)
+
 // driveMM runs the micro-kernels of ts over the whole product; kb is the k
 // block width of ts, xs and ws the element sizes of x and w in bytes. For
 // m = 1 it runs mv (1×mvRows) first when given: a matrix-vector product is
@@ -258,6 +265,24 @@ func driveMM(ts tileSet, pf tileSet, mv tileFn, mvRows int, kb int, y []float32,
 	}
 	if m > smallM || nrMax != 4 {
 		pf = nil
+	}
+	if m > smallM && mrMax*kk*xs <= xTileBytes {
+		// x-stationary: an mr-row tile of x stays in L1 while a block of
+		// w rows that fits L2 streams under it, so the kernel's L2 traffic
+		// is w (half of x's bytes for bf16), not x.
+		nbw := max(nrMax, wBlockBytes/max(1, kk*ws)/nrMax*nrMax)
+		for w0 := 0; w0 < n; w0 += nbw {
+			w1 := min(n, w0+nbw)
+			for t := 0; t < m; t += mrMax {
+				mr := min(mrMax, m-t)
+				xt := unsafe.Add(xp, t*ldx*xs)
+				for r0 := w0; r0 < w1; r0 += nrMax {
+					nr := min(nrMax, w1-r0)
+					ts[mr-1][nr-1](xt, bx, unsafe.Add(wp, r0*ldw*ws), bw, unsafe.Add(yp, (t*ldy+r0)*4), by, nblk)
+				}
+			}
+		}
+		return
 	}
 	for t0 := 0; t0 < m; t0 += mb {
 		t1 := min(m, t0+mb)
