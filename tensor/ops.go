@@ -81,14 +81,15 @@ type AttnSeg struct {
 // head h / (H/KV); token i of a segment attends to cache indices
 // 0..Past+i, with scores scaled by 1/sqrt(hd) and a float32 softmax.
 //
-// A one-token segment (decode, latent steps) runs per head as dot products
-// and axpys over the cache. A longer segment (prefill) runs per head and
-// block of attnBlock tokens as two register-tiled matrix products, scores =
-// Q·Kᵀ and out = P·V (over a transposed copy of V, zero-padded to a
-// multiple of 16 keys so padding adds exact zeros): a block reuses each key
-// and value row across its tokens instead of streaming the cache once per
-// token. Either way a token's result depends only on its segment, never on
-// the batch or the thread count.
+// Each work item is two register-tiled matrix products, scores = Q·Kᵀ and
+// out = P·V (over a transposed copy of V, zero-padded to a multiple of 16
+// keys so that the padding adds exact zeros), so every key and value row
+// is reused across several query rows instead of streamed once per (token,
+// head). A one-token segment (decode, latent steps) has one item per KV
+// head, whose rows are the query heads sharing it; a longer one (prefill)
+// one item per head and block of attnBlock tokens. Either way a token's
+// result depends only on its segment, never on the batch or the thread
+// count.
 type Attention struct {
 	H, KV, HD int
 
@@ -104,7 +105,7 @@ const attnBlock = 32
 // items is the number of work items of a segment: heads, or heads × blocks.
 func (a *Attention) items(s *AttnSeg) int {
 	if s.N == 1 {
-		return a.H
+		return a.KV
 	}
 	return a.H * ((s.N + attnBlock - 1) / attnBlock)
 }
@@ -119,12 +120,8 @@ func (a *Attention) Compute(p *Pool, segs []AttnSeg) {
 		a.offs = append(a.offs, total)
 		total += a.items(s)
 		ctx := s.Past + s.N
-		if s.N > 1 {
-			kp := (ctx + 15) &^ 15
-			need = max(need, (attnBlock+a.HD)*kp)
-		} else {
-			need = max(need, ctx)
-		}
+		kp := (ctx + 15) &^ 15
+		need = max(need, (max(attnBlock, a.H/a.KV)+a.HD)*kp)
 	}
 	for len(a.scratch) < p.Threads() {
 		a.scratch = append(a.scratch, nil)
@@ -148,7 +145,7 @@ func (a *Attention) Run(worker, lo, hi int) {
 		s := &a.segs[si]
 		r := it - a.offs[si]
 		if s.N == 1 {
-			a.token(worker, s, r)
+			a.group(worker, s, r)
 		} else {
 			nb := (s.N + attnBlock - 1) / attnBlock
 			a.block(worker, s, r/nb, r%nb)
@@ -156,45 +153,43 @@ func (a *Attention) Run(worker, lo, hi int) {
 	}
 }
 
-// token attends the single new token of s for head h.
-func (a *Attention) token(worker int, s *AttnSeg, h int) {
+// group attends the single new token of s for the query heads of KV head
+// g, which are contiguous in Q and Out: the same two products as block,
+// with the group's heads as the rows.
+func (a *Attention) group(worker int, s *AttnSeg, g int) {
 	hd, kvd := a.HD, a.KV*a.HD
-	g := h / (a.H / a.KV)
-	scale := float32(1 / math.Sqrt(float64(hd)))
-	ctx := s.Past + 1
-	q := s.Q[h*hd : (h+1)*hd]
-	sc := a.scratch[worker][:ctx]
-	for j := 0; j < ctx; j++ {
-		sc[j] = asm.DotF32(q, s.K[j*kvd+g*hd:j*kvd+(g+1)*hd]) * scale
-	}
-	SoftmaxInPlace(sc)
-	out := s.Out[h*hd : (h+1)*hd]
-	clear(out)
-	for j := 0; j < ctx; j++ {
-		asm.AxpyF32(sc[j], s.V[j*kvd+g*hd:j*kvd+(g+1)*hd], out)
-	}
+	rep := a.H / a.KV
+	end := s.Past + 1
+	kp := (end + 15) &^ 15
+	sc := a.scratch[worker][:rep*kp]
+	vt := a.scratch[worker][rep*kp : rep*kp+hd*kp]
+	asm.MatMulF32(sc, kp, s.Q[g*rep*hd:], hd, s.K[g*hd:], kvd, rep, end, hd)
+	a.softmaxRows(sc, kp, rep, end, 0)
+	a.transposeV(vt, s, g, end, kp)
+	asm.MatMulF32(s.Out[g*rep*hd:], hd, sc, kp, vt, kp, rep, hd, kp)
 }
 
-// block attends tokens blk·attnBlock… of s for head h.
-func (a *Attention) block(worker int, s *AttnSeg, h, blk int) {
-	hd, kvd, qd := a.HD, a.KV*a.HD, a.H*a.HD
-	g := h / (a.H / a.KV)
-	scale := float32(1 / math.Sqrt(float64(hd)))
-	t0 := blk * attnBlock
-	t1 := min(s.N, t0+attnBlock)
-	bt := t1 - t0
-	end := s.Past + t1 // keys any token of the block sees
-	kp := (end + 15) &^ 15
-	sc := a.scratch[worker][:bt*kp]
-	vt := a.scratch[worker][attnBlock*kp : attnBlock*kp+hd*kp]
-	asm.MatMulF32(sc, kp, s.Q[t0*qd+h*hd:], qd, s.K[g*hd:], kvd, bt, end, hd)
-	for i := 0; i < bt; i++ {
-		ctx := s.Past + t0 + i + 1
+// softmaxRows scales and normalises rows of scores (stride kp): row i sees
+// ctx0+i+1 keys (all end keys when ctx0 is 0 and rows share one token), and
+// the rest of the row is zeroed so that the padded product adds zeros.
+func (a *Attention) softmaxRows(sc []float32, kp, rows, end, causal int) {
+	scale := float32(1 / math.Sqrt(float64(a.HD)))
+	for i := 0; i < rows; i++ {
+		ctx := end
+		if causal > 0 {
+			ctx = causal + i
+		}
 		row := sc[i*kp : (i+1)*kp]
 		asm.ScaleF32(scale, row[:ctx])
 		SoftmaxInPlace(row[:ctx])
 		clear(row[ctx:])
 	}
+}
+
+// transposeV writes the first end value rows of KV head g as vt [hd, kp],
+// zero beyond end.
+func (a *Attention) transposeV(vt []float32, s *AttnSeg, g, end, kp int) {
+	hd, kvd := a.HD, a.KV*a.HD
 	for j := 0; j < end; j++ {
 		v := s.V[j*kvd+g*hd : j*kvd+(g+1)*hd]
 		for d, e := range v {
@@ -204,5 +199,21 @@ func (a *Attention) block(worker int, s *AttnSeg, h, blk int) {
 	for d := 0; d < hd; d++ {
 		clear(vt[d*kp+end : (d+1)*kp])
 	}
+}
+
+// block attends tokens blk·attnBlock… of s for head h.
+func (a *Attention) block(worker int, s *AttnSeg, h, blk int) {
+	hd, kvd, qd := a.HD, a.KV*a.HD, a.H*a.HD
+	g := h / (a.H / a.KV)
+	t0 := blk * attnBlock
+	t1 := min(s.N, t0+attnBlock)
+	bt := t1 - t0
+	end := s.Past + t1 // keys any token of the block sees
+	kp := (end + 15) &^ 15
+	sc := a.scratch[worker][:bt*kp]
+	vt := a.scratch[worker][bt*kp : bt*kp+hd*kp]
+	asm.MatMulF32(sc, kp, s.Q[t0*qd+h*hd:], qd, s.K[g*hd:], kvd, bt, end, hd)
+	a.softmaxRows(sc, kp, bt, end, s.Past+t0+1)
+	a.transposeV(vt, s, g, end, kp)
 	asm.MatMulF32(s.Out[t0*qd+h*hd:], qd, sc, kp, vt, kp, bt, hd, kp)
 }
