@@ -9,7 +9,7 @@ import "unsafe"
 func mmF32_avx512_1x16(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 
 //go:noescape
-func mmBF16_avx512_1x16_u2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+func mmBF16_avx512_1x16_pf512_u2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 
 //go:noescape
 func mmF16_avx512_1x16(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
