@@ -85,6 +85,19 @@ func MatMulF32(y []float32, ldy int, x []float32, ldx int, w []float32, ldw int,
 	matMulF32(y, ldy, x, ldx, w, ldw, m, n, kk)
 }
 
+// MatMulNNF32 computes, for t < m and c < n,
+//
+//	y[t*ldy + c] = sum_{k < kk} x[t*ldx + k] * w[k*ldw + c]
+//
+// i.e. Y = X·W with W [kk, n] row-major (row stride ldw): the product
+// attention needs for probabilities times values, whose rows are positions.
+// Each output element is a chain of fused multiply-adds over k in
+// increasing order on SIMD levels (the generic reference rounds the product
+// and the sum separately), whatever m, n and the row's position.
+func MatMulNNF32(y []float32, ldy int, x []float32, ldx int, w []float32, ldw int, m, n, kk int) {
+	matMulNNF32(y, ldy, x, ldx, w, ldw, m, n, kk)
+}
+
 // MatMulBF16 is MatMulF32 with W stored as bfloat16 bit patterns (the upper
 // 16 bits of a float32), widened exactly to float32.
 func MatMulBF16(y []float32, ldy int, x []float32, ldx int, w []uint16, ldw int, m, n, kk int) {

@@ -442,3 +442,48 @@ func TestLevels(t *testing.T) {
 	}
 	fmt.Println("levels:", l)
 }
+
+// TestMatMulNN checks MatMulNNF32 against its reference on every level:
+// row counts across the 6-row tiles, column counts across the 64-column
+// tiles and their tails, strided and unaligned operands, and no write
+// outside the rows' n columns.
+func TestMatMulNN(t *testing.T) {
+	forEachLevel(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(7, 8))
+		for _, n := range []int{1, 5, 63, 64, 65, 128, 130} {
+			for _, kk := range []int{0, 1, 2, 17, 64, 100, 300, 577} {
+				for _, m := range []int{1, 2, 5, 6, 7, 13} {
+					off := (kk + n) % 3
+					ldx, ldw, ldy := kk+off, n+2*off, n+1
+					x := randF32(r, off+max(0, (m-1)*ldx+kk), 1)[off:]
+					w := randF32(r, off+max(0, (kk-1)*ldw+n), 1)[off:]
+					got := make([]float32, (m-1)*ldy+n+1)
+					want := make([]float32, len(got))
+					for i := range got {
+						got[i], want[i] = -7, -7
+					}
+					MatMulNNF32(got, ldy, x, ldx, w, ldw, m, n, kk)
+					MatMulNNF32Generic(want, ldy, x, ldx, w, ldw, m, n, kk)
+					for i := 0; i < m; i++ {
+						for j := 0; j < n; j++ {
+							var abs float64
+							for k := 0; k < kk; k++ {
+								abs += math.Abs(float64(x[i*ldx+k]) * float64(w[k*ldw+j]))
+							}
+							g, e := got[i*ldy+j], want[i*ldy+j]
+							if d := math.Abs(float64(g) - float64(e)); !(d <= sumTol(kk, abs)) {
+								t.Fatalf("m=%d n=%d kk=%d: y[%d,%d] = %g, want %g (diff %g)", m, n, kk, i, j, g, e, d)
+							}
+						}
+						if i < m-1 && got[i*ldy+n] != -7 {
+							t.Fatalf("m=%d n=%d kk=%d: wrote past row %d", m, n, kk, i)
+						}
+					}
+					if got[len(got)-1] != -7 {
+						t.Fatalf("m=%d n=%d kk=%d: wrote past the end", m, n, kk)
+					}
+				}
+			}
+		}
+	})
+}

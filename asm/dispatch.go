@@ -12,6 +12,7 @@ type impl struct {
 	dotF32         func(a, b []float32) float32
 	axpyF32        func(alpha float32, x, y []float32)
 	matMulF32      func(y []float32, ldy int, x []float32, ldx int, w []float32, ldw int, m, n, kk int)
+	matMulNNF32    func(y []float32, ldy int, x []float32, ldx int, w []float32, ldw int, m, n, kk int)
 	matMulBF16     func(y []float32, ldy int, x []float32, ldx int, w []uint16, ldw int, m, n, kk int)
 	matMulF16      func(y []float32, ldy int, x []float32, ldx int, w []uint16, ldw int, m, n, kk int)
 	matMulBF16BF16 func(y []float32, ldy int, x []uint16, ldx int, w []uint16, ldw int, m, n, kk int)
@@ -35,6 +36,7 @@ var genericImpl = &impl{
 	dotF32:         DotF32Generic,
 	axpyF32:        AxpyF32Generic,
 	matMulF32:      MatMulF32Generic,
+	matMulNNF32:    MatMulNNF32Generic,
 	matMulBF16:     MatMulBF16Generic,
 	matMulF16:      MatMulF16Generic,
 	matMulBF16BF16: MatMulBF16BF16Generic,
@@ -70,6 +72,7 @@ var (
 	dotF32         func(a, b []float32) float32
 	axpyF32        func(alpha float32, x, y []float32)
 	matMulF32      func(y []float32, ldy int, x []float32, ldx int, w []float32, ldw int, m, n, kk int)
+	matMulNNF32    func(y []float32, ldy int, x []float32, ldx int, w []float32, ldw int, m, n, kk int)
 	matMulBF16     func(y []float32, ldy int, x []float32, ldx int, w []uint16, ldw int, m, n, kk int)
 	matMulF16      func(y []float32, ldy int, x []float32, ldx int, w []uint16, ldw int, m, n, kk int)
 	matMulBF16BF16 func(y []float32, ldy int, x []uint16, ldx int, w []uint16, ldw int, m, n, kk int)
@@ -86,6 +89,7 @@ var (
 func use(i *impl) {
 	dotF32, axpyF32 = i.dotF32, i.axpyF32
 	matMulF32, matMulBF16, matMulF16, matMulBF16BF16 = i.matMulF32, i.matMulBF16, i.matMulF16, i.matMulBF16BF16
+	matMulNNF32 = i.matMulNNF32
 	rmsNormF32, siluMulF32, softmaxF32 = i.rmsNormF32, i.siluMulF32, i.softmaxF32
 	scaleF32, addF32, ropeF32 = i.scaleF32, i.addF32, i.ropeF32
 	dispatch = i.name

@@ -13,6 +13,7 @@ var avx512Kernels = &vecKernels{
 	f32: tilesF32_avx512, bf16: tilesBF16_avx512, f16: tilesF16_avx512,
 	pfF32: tilesPFF32_avx512, pfBF16: tilesPFBF16_avx512, pfF16: tilesPFF16_avx512,
 	mvF32: mmF32_avx512_1x16, mvBF16: mmBF16_avx512_1x16_pf512_u2, mvF16: mmF16_avx512_1x16, mvRows: 16,
+	nn: nnF32_avx512,
 }
 
 var avx2Kernels = &vecKernels{

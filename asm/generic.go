@@ -40,6 +40,17 @@ func MatMulF32Generic(y []float32, ldy int, x []float32, ldx int, w []float32, l
 	}
 }
 
+// MatMulNNF32Generic is the reference for MatMulNNF32.
+func MatMulNNF32Generic(y []float32, ldy int, x []float32, ldx int, w []float32, ldw int, m, n, kk int) {
+	for t := 0; t < m; t++ {
+		yr := y[t*ldy : t*ldy+n]
+		clear(yr)
+		for k := 0; k < kk; k++ {
+			AxpyF32Generic(x[t*ldx+k], w[k*ldw:k*ldw+n], yr)
+		}
+	}
+}
+
 // MatMulBF16Generic is the reference for MatMulBF16.
 func MatMulBF16Generic(y []float32, ldy int, x []float32, ldx int, w []uint16, ldw int, m, n, kk int) {
 	for t := 0; t < m; t++ {

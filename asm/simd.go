@@ -33,8 +33,11 @@ type vecKernels struct {
 	// Matrix-vector kernels: one x row times mvRows w rows.
 	mvF32, mvBF16, mvF16 tileFn
 	mvRows               int
-	peakFMA              func(n uintptr)
-	peakDP               func(n uintptr)
+	// NN (outer-product) tiles over 64 columns, [mr-1] for mr rows; nil
+	// if absent.
+	nn      []tileFn
+	peakFMA func(n uintptr)
+	peakDP  func(n uintptr)
 }
 
 func (v *vecKernels) impl(name string) *impl {
@@ -43,6 +46,7 @@ func (v *vecKernels) impl(name string) *impl {
 		dotF32:         v.dotF32,
 		axpyF32:        v.axpyF32,
 		matMulF32:      v.matMulF32,
+		matMulNNF32:    v.matMulNNF32,
 		matMulBF16:     v.matMulBF16,
 		matMulF16:      v.matMulF16,
 		matMulBF16BF16: MatMulBF16BF16Generic,
@@ -318,6 +322,40 @@ func (v *vecKernels) matMulF32(y []float32, ldy int, x []float32, ldx int, w []f
 				}
 				y[t*ldy+r] = s
 			}
+		}
+	}
+}
+
+func (v *vecKernels) matMulNNF32(y []float32, ldy int, x []float32, ldx int, w []float32, ldw int, m, n, kk int) {
+	if m < 0 || n < 0 || kk < 0 || ldx < 0 || ldw < 0 || ldy < 0 {
+		panic("asm: negative dimension or stride")
+	}
+	if m == 0 || n == 0 {
+		return
+	}
+	if len(x) < (m-1)*ldx+kk || len(w) < max(0, (kk-1)*ldw+n) || len(y) < (m-1)*ldy+n {
+		panic("asm: matrix slice too short for its shape")
+	}
+	c0 := 0
+	if v.nn != nil && kk > 0 {
+		mrMax := len(v.nn)
+		for ; c0+64 <= n; c0 += 64 {
+			for t := 0; t < m; t += mrMax {
+				mr := min(mrMax, m-t)
+				v.nn[mr-1](unsafe.Pointer(&x[t*ldx]), uintptr(ldx*4), unsafe.Pointer(&w[c0]), uintptr(ldw*4),
+					unsafe.Pointer(&y[t*ldy+c0]), uintptr(ldy*4), uintptr(kk))
+			}
+		}
+	}
+	if c0 == n {
+		return
+	}
+	// Columns without a tile: one axpy per (row, k), on this level's axpy.
+	for t := 0; t < m; t++ {
+		yr := y[t*ldy+c0 : t*ldy+n]
+		clear(yr)
+		for k := 0; k < kk; k++ {
+			v.axpyF32(x[t*ldx+k], w[k*ldw+c0:k*ldw+n], yr)
 		}
 	}
 }

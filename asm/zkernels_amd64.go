@@ -6,6 +6,26 @@ package asm
 import "unsafe"
 
 //go:noescape
+func nnF32_avx512_1x64(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, kk uintptr)
+
+//go:noescape
+func nnF32_avx512_2x64(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, kk uintptr)
+
+//go:noescape
+func nnF32_avx512_3x64(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, kk uintptr)
+
+//go:noescape
+func nnF32_avx512_4x64(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, kk uintptr)
+
+//go:noescape
+func nnF32_avx512_5x64(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, kk uintptr)
+
+//go:noescape
+func nnF32_avx512_6x64(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, kk uintptr)
+
+var nnF32_avx512 = []tileFn{nnF32_avx512_1x64, nnF32_avx512_2x64, nnF32_avx512_3x64, nnF32_avx512_4x64, nnF32_avx512_5x64, nnF32_avx512_6x64}
+
+//go:noescape
 func mmF32_avx512_1x16(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 
 //go:noescape

@@ -81,11 +81,10 @@ type AttnSeg struct {
 // head h / (H/KV); token i of a segment attends to cache indices
 // 0..Past+i, with scores scaled by 1/sqrt(hd) and a float32 softmax.
 //
-// Each work item is two register-tiled matrix products, scores = Q·Kᵀ and
-// out = P·V (over a transposed copy of V, zero-padded to a multiple of 16
-// keys so that the padding adds exact zeros), so every key and value row
-// is reused across several query rows instead of streamed once per (token,
-// head). A one-token segment (decode, latent steps) has one item per KV
+// Each work item is two register-tiled matrix products, scores = Q·Kᵀ
+// (asm.MatMulF32) and out = P·V (asm.MatMulNNF32, over the cache's
+// position-major V as is), so every key and value row is reused across
+// several query rows instead of streamed once per (token, head). A one-token segment (decode, latent steps) has one item per KV
 // head, whose rows are the query heads sharing it; a longer one (prefill)
 // one item per head and block of attnBlock tokens. Either way a token's
 // result depends only on its segment, never on the batch or the thread
@@ -95,7 +94,7 @@ type Attention struct {
 
 	segs    []AttnSeg
 	offs    []int       // prefix sums of work items over segs
-	scratch [][]float32 // per-worker scores (and transposed V for blocks)
+	scratch [][]float32 // per-worker scores
 }
 
 // attnBlock is the number of a segment's tokens that share one pass over
@@ -121,7 +120,7 @@ func (a *Attention) Compute(p *Pool, segs []AttnSeg) {
 		total += a.items(s)
 		ctx := s.Past + s.N
 		kp := (ctx + 15) &^ 15
-		need = max(need, (max(attnBlock, a.H/a.KV)+a.HD)*kp)
+		need = max(need, max(attnBlock, a.H/a.KV)*kp)
 	}
 	for len(a.scratch) < p.Threads() {
 		a.scratch = append(a.scratch, nil)
@@ -162,16 +161,14 @@ func (a *Attention) group(worker int, s *AttnSeg, g int) {
 	end := s.Past + 1
 	kp := (end + 15) &^ 15
 	sc := a.scratch[worker][:rep*kp]
-	vt := a.scratch[worker][rep*kp : rep*kp+hd*kp]
 	asm.MatMulF32(sc, kp, s.Q[g*rep*hd:], hd, s.K[g*hd:], kvd, rep, end, hd)
 	a.softmaxRows(sc, kp, rep, end, 0)
-	a.transposeV(vt, s, g, end, kp)
-	asm.MatMulF32(s.Out[g*rep*hd:], hd, sc, kp, vt, kp, rep, hd, kp)
+	asm.MatMulNNF32(s.Out[g*rep*hd:], hd, sc, kp, s.V[g*hd:], kvd, rep, hd, end)
 }
 
 // softmaxRows scales and normalises rows of scores (stride kp): row i sees
-// ctx0+i+1 keys (all end keys when ctx0 is 0 and rows share one token), and
-// the rest of the row is zeroed so that the padded product adds zeros.
+// causal+i keys (all end keys when causal is 0: rows of one token), and the
+// rest of the row up to end is zeroed so that P·V adds exact zeros.
 func (a *Attention) softmaxRows(sc []float32, kp, rows, end, causal int) {
 	scale := float32(1 / math.Sqrt(float64(a.HD)))
 	for i := 0; i < rows; i++ {
@@ -186,21 +183,6 @@ func (a *Attention) softmaxRows(sc []float32, kp, rows, end, causal int) {
 	}
 }
 
-// transposeV writes the first end value rows of KV head g as vt [hd, kp],
-// zero beyond end.
-func (a *Attention) transposeV(vt []float32, s *AttnSeg, g, end, kp int) {
-	hd, kvd := a.HD, a.KV*a.HD
-	for j := 0; j < end; j++ {
-		v := s.V[j*kvd+g*hd : j*kvd+(g+1)*hd]
-		for d, e := range v {
-			vt[d*kp+j] = e
-		}
-	}
-	for d := 0; d < hd; d++ {
-		clear(vt[d*kp+end : (d+1)*kp])
-	}
-}
-
 // block attends tokens blk·attnBlock… of s for head h.
 func (a *Attention) block(worker int, s *AttnSeg, h, blk int) {
 	hd, kvd, qd := a.HD, a.KV*a.HD, a.H*a.HD
@@ -211,9 +193,7 @@ func (a *Attention) block(worker int, s *AttnSeg, h, blk int) {
 	end := s.Past + t1 // keys any token of the block sees
 	kp := (end + 15) &^ 15
 	sc := a.scratch[worker][:bt*kp]
-	vt := a.scratch[worker][bt*kp : bt*kp+hd*kp]
 	asm.MatMulF32(sc, kp, s.Q[t0*qd+h*hd:], qd, s.K[g*hd:], kvd, bt, end, hd)
 	a.softmaxRows(sc, kp, bt, end, s.Past+t0+1)
-	a.transposeV(vt, s, g, end, kp)
-	asm.MatMulF32(s.Out[t0*qd+h*hd:], qd, sc, kp, vt, kp, bt, hd, kp)
+	asm.MatMulNNF32(s.Out[t0*qd+h*hd:], qd, sc, kp, s.V[g*hd:], kvd, bt, hd, end)
 }

@@ -266,6 +266,79 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int) string {
 	return name
 }
 
+// nnTile512 emits an outer-product tile of the NN product over mr rows of
+// x and 64 columns of w (4 vectors): for each k it loads the 64 w values of
+// row k, broadcasts x[t][k] and accumulates with one FMA per vector, so
+// every output element is a fused multiply-add chain over k in order.
+//
+// func name(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, kk uintptr)
+func nnTile512(b *buf, mr int) string {
+	s := avx512
+	name := fmt.Sprintf("nnF32_avx512_%dx64", mr)
+	b.p("// func %s(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, kk uintptr)", name)
+	b.p("TEXT ·%s(SB), NOSPLIT, $0-56", name)
+	b.p("\tMOVQ x+0(FP), SI")
+	b.p("\tMOVQ ldx+8(FP), AX")
+	b.p("\tMOVQ w+16(FP), DI")
+	b.p("\tMOVQ ldw+24(FP), BX")
+	b.p("\tMOVQ y+32(FP), R8")
+	b.p("\tMOVQ ldy+40(FP), R9")
+	b.p("\tMOVQ kk+48(FP), R10")
+	b.p("\tLEAQ (AX)(AX*2), DX")
+	b.p("\tLEAQ (R9)(R9*2), R11")
+	if mr > 4 {
+		b.p("\tLEAQ (SI)(AX*4), R12")
+		b.p("\tLEAQ (R8)(R9*4), R13")
+	}
+	acc := func(t, c int) string { return s.r(4*t + c) }
+	xAddr := func(t int) string {
+		if t < 4 {
+			return rowAddr("SI", "AX", "DX", t, 0)
+		}
+		return rowAddr("R12", "AX", "DX", t-4, 0)
+	}
+	yAddr := func(t, off int) string {
+		if t < 4 {
+			return rowAddr("R8", "R9", "R11", t, off)
+		}
+		return rowAddr("R13", "R9", "R11", t-4, off)
+	}
+	for t := 0; t < mr; t++ {
+		for c := 0; c < 4; c++ {
+			b.p("\tVPXORD %s, %s, %s", acc(t, c), acc(t, c), acc(t, c))
+		}
+	}
+	b.p("\tTESTQ R10, R10")
+	b.p("\tJEQ store")
+	b.p("loop:")
+	for c := 0; c < 4; c++ {
+		b.p("\tVMOVUPS %d(DI), Z%d", 64*c, 24+c)
+	}
+	for t := 0; t < mr; t++ {
+		b.p("\tVBROADCASTSS %s, Z28", xAddr(t))
+		for c := 0; c < 4; c++ {
+			b.p("\tVFMADD231PS Z%d, Z28, %s", 24+c, acc(t, c))
+		}
+	}
+	b.p("\tADDQ $4, SI")
+	if mr > 4 {
+		b.p("\tADDQ $4, R12")
+	}
+	b.p("\tADDQ BX, DI")
+	b.p("\tDECQ R10")
+	b.p("\tJNE loop")
+	b.p("store:")
+	for t := 0; t < mr; t++ {
+		for c := 0; c < 4; c++ {
+			b.p("\tVMOVUPS %s, %s", acc(t, c), yAddr(t, 64*c))
+		}
+	}
+	b.p("\tVZEROUPPER")
+	b.p("\tRET")
+	b.p("")
+	return name
+}
+
 // reduce512 stores the lane sums of the mr×nr accumulators acc(t, r) into
 // y (R8, stride R9, 3·stride R11) with a transposed tree reduction of 4
 // accumulators (A,B,C,D) of one output row at a time. Per accumulator the
@@ -379,6 +452,15 @@ func main() {
 			mv = append(mv, tile(&s, is, dt, 1, nr, false, pf, unrollFor(is, dt)))
 		}
 	}
+	// NN (outer-product) tiles, 1..6 rows of x by 64 columns.
+	var nn []string
+	for mr := 1; mr <= 6; mr++ {
+		nn = append(nn, nnTile512(&s, mr))
+	}
+	for _, n := range nn {
+		g.p("//go:noescape\nfunc %s(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, kk uintptr)\n", n)
+	}
+	g.p("var nnF32_avx512 = []tileFn{%s}\n", strings.Join(nn, ", "))
 	// VPERMW indices (words 2j+1 = j, then j+16) and the odd-word mask of
 	// the bf16 widening.
 	for h := 0; h < 2; h++ {
