@@ -32,7 +32,7 @@ func archLevels() []*impl {
 	if c.Supports(cpuid.AVX512F, cpuid.AVX512VL, cpuid.AVX512BW, cpuid.FMA3) {
 		if c.Supports(cpuid.AVX512BF16) {
 			bf := *avx512Kernels
-			bf.bf16dp = tilesBF16DP_avx512
+			bf.bf16dp, bf.mvBF16DP = tilesBF16DP_avx512, mmBF16DP_avx512_1x16_pf512
 			out = append(out, bf.impl("avx512bf16"))
 		}
 		out = append(out, avx512Kernels.impl("avx512"))

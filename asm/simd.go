@@ -28,6 +28,7 @@ type vecKernels struct {
 	f32, bf16 tileSet
 	f16       tileSet
 	bf16dp    tileSet // VDPBF16PS tiles over 32-wide k blocks; nil if absent
+	mvBF16DP  tileFn  // its 1×mvRows matrix-vector tile
 	// Prefetching mr×4 tiles ([mr-1][0]) for small m, nil if absent.
 	pfF32, pfBF16, pfF16 tileSet
 	// Matrix-vector kernels: one x row times mvRows w rows.
@@ -407,7 +408,7 @@ func (v *vecKernels) matMulBF16BF16(y []float32, ldy int, x []uint16, ldx int, w
 	if m == 0 || n == 0 {
 		return
 	}
-	driveMM(v.bf16dp, nil, nil, 0, 32, y, ldy, p16(x), 2, ldx, p16(w), 2, ldw, m, n, kk)
+	driveMM(v.bf16dp, nil, v.mvBF16DP, v.mvRows, 32, y, ldy, p16(x), 2, ldx, p16(w), 2, ldw, m, n, kk)
 	if k0 := kk - kk%32; k0 < kk {
 		for t := 0; t < m; t++ {
 			xr := x[t*ldx+k0 : t*ldx+kk]

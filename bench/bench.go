@@ -49,7 +49,13 @@ type ModelResult struct {
 	PrefillGFlops       float64 `json:"prefill_gflop_s"`
 	DecodeBWFraction    float64 `json:"decode_bw_fraction"`
 	PrefillPeakFraction float64 `json:"prefill_peak_fraction"`
-	Limits              Limits  `json:"limits"`
+	// PrefillBF16PeakFraction is prefill against the VDPBF16PS peak (0
+	// where the CPU has none), whatever the compute precision.
+	PrefillBF16PeakFraction float64 `json:"prefill_bf16_peak_fraction"`
+	// Compute is "f32", or "bf16" with Options.BF16Activations (then the
+	// peak of prefill_peak_fraction is the BF16 one).
+	Compute string `json:"compute"`
+	Limits  Limits `json:"limits"`
 }
 
 // ParseDType maps "bf16"/"f32"/"f16" to a tensor dtype.
@@ -66,12 +72,12 @@ func ParseDType(s string) (tensor.DType, error) {
 }
 
 // NewModel builds a random-weight model of a named shape.
-func NewModel(shape string, dt tensor.DType, threads int) (*qwen.Model, error) {
+func NewModel(shape string, dt tensor.DType, opt qwen.Options) (*qwen.Model, error) {
 	cfg, err := qwen.Shape(shape)
 	if err != nil {
 		return nil, err
 	}
-	return qwen.NewRandom(cfg, dt, 1, qwen.Options{Threads: threads})
+	return qwen.NewRandom(cfg, dt, 1, opt)
 }
 
 // layerFlops is 2 × the multiply-adds of the weight matrices for one token
@@ -90,7 +96,11 @@ func layerFlops(m *qwen.Model) float64 {
 // RunModel measures prefill of prompt tokens and decoding of gen tokens on m.
 func RunModel(m *qwen.Model, shape string, prompt, gen int, lim Limits) (ModelResult, error) {
 	r := ModelResult{Shape: shape, DType: m.Embed.DType.String(), Threads: m.Pool.Threads(), Dispatch: asm.Dispatch(),
-		PromptTokens: prompt, GenTokens: gen, WeightBytes: m.WeightBytes(), Limits: lim}
+		PromptTokens: prompt, GenTokens: gen, WeightBytes: m.WeightBytes(), Limits: lim, Compute: "f32"}
+	bf16 := m.BF16Activations() && m.Embed.DType == tensor.BF16
+	if bf16 {
+		r.Compute = "bf16"
+	}
 	ids := make([]int, prompt)
 	for i := range ids {
 		ids[i] = (i*7919 + 13) % m.Config.VocabSize
@@ -124,8 +134,14 @@ func RunModel(m *qwen.Model, shape string, prompt, gen int, lim Limits) (ModelRe
 		r.DecodeBWFraction = r.DecodeGBs / lim.ReadGBs
 	}
 	// The default kernels widen bf16/f16 weights and use float32 FMA (the
-	// golden tolerances need float32 activations), so FMA is the peak.
-	if lim.PeakFMAGFlop > 0 {
+	// golden tolerances need float32 activations), so FMA is their peak;
+	// with bf16 activations the products run on VDPBF16PS.
+	if lim.PeakBF16 > 0 {
+		r.PrefillBF16PeakFraction = r.PrefillGFlops / lim.PeakBF16
+	}
+	if bf16 {
+		r.PrefillPeakFraction = r.PrefillBF16PeakFraction
+	} else if lim.PeakFMAGFlop > 0 {
 		r.PrefillPeakFraction = r.PrefillGFlops / lim.PeakFMAGFlop
 	}
 	return r, nil

@@ -3,6 +3,7 @@ package bench
 import (
 	"testing"
 
+	"github.com/latentmas/latentmas/model/qwen"
 	"github.com/latentmas/latentmas/tensor"
 )
 
@@ -10,7 +11,7 @@ import (
 // with Qwen3-0.6B's shapes (bf16) against the limits measured in the same
 // run.
 func BenchmarkModel(b *testing.B) {
-	m, err := NewModel("qwen3-0.6b", tensor.BF16, 0)
+	m, err := NewModel("qwen3-0.6b", tensor.BF16, qwen.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -33,7 +33,7 @@ func qwen3Setup(b *testing.B) (*qwen.Model, *tokenizer.Tokenizer) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		m, err := NewModel("qwen3-0.6b", tensor.BF16, 0)
+		m, err := NewModel("qwen3-0.6b", tensor.BF16, qwen.Options{})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -27,6 +27,7 @@ type RunConfig struct {
 	OutputDir  string // results.jsonl, timings.jsonl, summary.json
 	Resume     bool
 	Model      string // for the summary
+	Compute    string // for the summary: "bf16" with bfloat16 activations, else float32
 	Scorer     *Scorer
 
 	Log      io.Writer // per-problem log in the reference's format (stdout)
@@ -87,6 +88,9 @@ type Summary struct {
 	DecodeTokS       float64            `json:"decode_tok_s"`
 	StageSeconds     map[string]float64 `json:"stage_seconds"`
 	Shard            string             `json:"shard,omitempty"`
+	// Compute is "bf16" when the matrix products rounded activations to
+	// bfloat16 (--compute bf16); empty for float32.
+	Compute string `json:"compute,omitempty"`
 }
 
 // Run evaluates runner on the task, appending each problem's record to
@@ -253,7 +257,7 @@ func score(ctx context.Context, sc *Scorer, task *Task, it Item, r mas.Result) (
 func summarize(cfg RunConfig, runner *mas.Runner, task *Task, items []Item, done map[int]ProblemRecord) *Summary {
 	o := runner.Opt
 	s := &Summary{Method: o.Method, Model: cfg.Model, Task: task.Name, Split: task.Split(cfg.Load.Split), Seed: o.Seed,
-		MaxSamples: len(items), AgentNewTokens: map[string]int{}}
+		MaxSamples: len(items), AgentNewTokens: map[string]int{}, Compute: cfg.Compute}
 	recs := make([]ProblemRecord, 0, len(items))
 	for _, it := range items {
 		if r, ok := done[it.Index]; ok {
@@ -305,8 +309,8 @@ func Merge(dirs []string, outDir string) (*Summary, error) {
 			c := part
 			s = &c
 			s.Shard, s.MaxSamples, s.TotalTimeSec = "", 0, 0
-		} else if part.Method != s.Method || part.Task != s.Task || part.Model != s.Model || part.Seed != s.Seed {
-			return nil, fmt.Errorf("merge: %s is a different run (%s/%s/%s seed %d)", d, part.Method, part.Task, part.Model, part.Seed)
+		} else if part.Method != s.Method || part.Task != s.Task || part.Model != s.Model || part.Seed != s.Seed || part.Compute != s.Compute {
+			return nil, fmt.Errorf("merge: %s is a different run (%s/%s/%s seed %d compute %q)", d, part.Method, part.Task, part.Model, part.Seed, part.Compute)
 		}
 		s.MaxSamples += part.MaxSamples
 		s.TotalTimeSec += part.TotalTimeSec
@@ -334,7 +338,7 @@ func Merge(dirs []string, outDir string) (*Summary, error) {
 		recs[i] = byIndex[k]
 	}
 	*s = Summary{Method: s.Method, Model: s.Model, Task: s.Task, Split: s.Split, Seed: s.Seed, MaxSamples: s.MaxSamples,
-		TotalTimeSec: round4(s.TotalTimeSec)}
+		TotalTimeSec: round4(s.TotalTimeSec), Compute: s.Compute}
 	fill(s, recs)
 	if s.Processed > 0 {
 		s.TimePerSampleSec = round4(s.TotalTimeSec / float64(s.Processed))

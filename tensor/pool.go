@@ -48,8 +48,10 @@ type Pool struct {
 	doneCh     chan struct{}
 	closed     atomic.Bool
 
-	fn funcJob   // reusable adapter for For
-	mm matmulJob // reusable job for MatMul
+	fn  funcJob       // reusable adapter for For
+	mm  matmulJob     // reusable job for MatMul
+	mmb matmulBF16Job // reusable job for MatMulBF16Act
+	cv  bf16Job       // reusable job for ToBF16
 }
 
 // spinWait is how long an idle worker, or the caller waiting for workers,

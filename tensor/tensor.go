@@ -133,6 +133,63 @@ func MatMul(p *Pool, y, x []float32, m int, w *Mat) {
 	j.y, j.x, j.w = nil, nil, nil
 }
 
+// bf16Job rounds float32 activations to bfloat16 in parallel slabs.
+type bf16Job struct {
+	dst []uint16
+	src []float32
+}
+
+func (j *bf16Job) Run(_, lo, hi int) { asm.F32ToBF16(j.dst[lo:hi], j.src[lo:hi]) }
+
+// ToBF16 rounds x to bfloat16 (nearest even) into dst, grown as needed, and
+// returns it: the activations of MatMulBF16Act.
+func ToBF16(p *Pool, dst []uint16, x []float32) []uint16 {
+	if cap(dst) < len(x) {
+		dst = make([]uint16, len(x))
+	}
+	dst = dst[:len(x)]
+	j := &p.cv
+	j.dst, j.src = dst, x
+	p.Run(len(x), p.Grain(len(x), 4096, 64), j)
+	j.dst, j.src = nil, nil
+	return dst
+}
+
+// matmulBF16Job is MatMulBF16Act's parallel job over slabs of weight rows.
+type matmulBF16Job struct {
+	y  []float32
+	xb []uint16
+	m  int
+	w  *Mat
+}
+
+func (j *matmulBF16Job) Run(_, lo, hi int) {
+	k, n := j.w.Cols, j.w.Rows
+	asm.MatMulBF16BF16(j.y[lo:], n, j.xb, k, j.w.U16[lo*k:hi*k], k, j.m, hi-lo, k)
+}
+
+// MatMulBF16Act is MatMul for bfloat16 weights from activations already
+// rounded to bfloat16 (xb, [m, w.Cols], from ToBF16): every product of two
+// bfloat16 values is exact in float32 and the sums are float32, on
+// VDPBF16PS where the CPU has it (asm.MatMulBF16BF16). It differs from
+// MatMul only by the rounding of the activations — as in a bfloat16
+// PyTorch model — and like MatMul a row's result depends on nothing but
+// that row.
+func MatMulBF16Act(p *Pool, y []float32, xb []uint16, m int, w *Mat) {
+	if w.DType != BF16 {
+		panic("tensor: MatMulBF16Act needs bfloat16 weights")
+	}
+	if m == 0 || w.Rows == 0 {
+		return
+	}
+	_ = y[m*w.Rows-1]
+	_ = xb[m*w.Cols-1]
+	j := &p.mmb
+	j.y, j.xb, j.m, j.w = y, xb, m, w
+	p.Run(w.Rows, p.Grain(w.Rows, 16, 16), j)
+	j.y, j.xb, j.w = nil, nil, nil
+}
+
 // AddBias adds b to each of the m rows of x ([m, len(b)]).
 func AddBias(x []float32, m int, b []float32) {
 	n := len(b)

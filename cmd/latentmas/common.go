@@ -37,8 +37,22 @@ type loaded struct {
 	tok   *tokenizer.Tokenizer
 }
 
+// computeHelp documents --compute.
+const computeHelp = "activation precision of matrix products over bf16 weights: f32 (float32, matches the float32 reference), or bf16 (activations rounded to bfloat16 as in a bfloat16 PyTorch model; faster prefill on AVX512_BF16)"
+
+// parseCompute maps --compute to Options.BF16Activations.
+func parseCompute(s string) (bool, error) {
+	switch s {
+	case "f32", "":
+		return false, nil
+	case "bf16":
+		return true, nil
+	}
+	return false, fmt.Errorf("--compute %q: want f32 or bf16", s)
+}
+
 // loadModel resolves ref, loads the weights and the tokenizer.
-func loadModel(ref string, threads int, offline bool, stderr io.Writer) (*loaded, error) {
+func loadModel(ref string, opt qwen.Options, offline bool, stderr io.Writer) (*loaded, error) {
 	dir, err := resolveModel(ref, offline, stderr)
 	if err != nil {
 		return nil, err
@@ -47,7 +61,7 @@ func loadModel(ref string, threads int, offline bool, stderr io.Writer) (*loaded
 	if err != nil {
 		return nil, err
 	}
-	m, err := qwen.Load(dir, qwen.Options{Threads: threads})
+	m, err := qwen.Load(dir, opt)
 	if err != nil {
 		return nil, err
 	}

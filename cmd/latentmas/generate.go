@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/latentmas/latentmas/mas"
+	"github.com/latentmas/latentmas/model/qwen"
 	"github.com/latentmas/latentmas/tokenizer"
 )
 
@@ -37,6 +38,7 @@ greedy. --chat renders the prompt with the checkpoint's own chat template.`, std
 	topP := fs.Float64("top_p", -1, "top-p (1 = off; default from generation_config.json)")
 	seed := fs.Uint64("seed", 42, "random seed")
 	threads := fs.Int("threads", 0, "worker threads (0 = all cores)")
+	compute := fs.String("compute", "f32", computeHelp)
 	offline := fs.Bool("offline", false, "never download (also HF_HUB_OFFLINE=1)")
 	asJSON := fs.Bool("json", false, "print one JSON object (ids, text, stats) instead of streaming text")
 	device := fs.String("device", "cpu", deviceHelp)
@@ -49,7 +51,11 @@ greedy. --chat renders the prompt with the checkpoint's own chat template.`, std
 	if *maxNew < 0 {
 		return fmt.Errorf("--max_new_tokens must be ≥ 0")
 	}
-	lm, err := loadModel(*model, *threads, *offline, stderr)
+	bf16Act, err := parseCompute(*compute)
+	if err != nil {
+		return err
+	}
+	lm, err := loadModel(*model, qwen.Options{Threads: *threads, BF16Activations: bf16Act}, *offline, stderr)
 	if err != nil {
 		return err
 	}

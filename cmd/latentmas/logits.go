@@ -69,6 +69,7 @@ state of the last position (the vector LatentMAS realigns).`, stderr)
 	idsFlag := fs.String("ids", "", "comma-separated prompt token ids")
 	top := fs.Int("top", 20, "how many logits to print per position")
 	threads := fs.Int("threads", 0, "worker threads (0 = all cores)")
+	compute := fs.String("compute", "f32", computeHelp)
 	device := fs.String("device", "cpu", deviceHelp)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -83,7 +84,11 @@ state of the last position (the vector LatentMAS realigns).`, stderr)
 	if *top < 1 {
 		return fmt.Errorf("--top must be at least 1")
 	}
-	m, err := qwen.Load(*model, qwen.Options{Threads: *threads})
+	bf16Act, err := parseCompute(*compute)
+	if err != nil {
+		return err
+	}
+	m, err := qwen.Load(*model, qwen.Options{Threads: *threads, BF16Activations: bf16Act})
 	if err != nil {
 		return err
 	}

@@ -8,20 +8,24 @@ import (
 	"github.com/latentmas/latentmas/internal/golden"
 )
 
-func TestLogitsMatchesGolden(t *testing.T) {
+// goldenSet finds a golden set by name.
+func goldenSet(t *testing.T, name string) *golden.Set {
+	t.Helper()
 	_, sets, err := golden.Discover()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var g *golden.Set
 	for _, s := range sets {
-		if s.Name == "qwen3-tiny" {
-			g = s
+		if s.Name == name {
+			return s
 		}
 	}
-	if g == nil {
-		t.Fatal("golden set qwen3-tiny not found")
-	}
+	t.Fatalf("golden set %s not found", name)
+	return nil
+}
+
+func TestLogitsMatchesGolden(t *testing.T) {
+	g := goldenSet(t, "qwen3-tiny")
 	var prompt struct {
 		IDs []int `json:"ids"`
 	}
@@ -91,10 +95,54 @@ func TestLogitsErrors(t *testing.T) {
 		{[]string{"logits", "--model", model, "--ids", "1,x"}, `"x" is not an integer`},
 		{[]string{"logits", "--model", model, "--ids", "999999"}, "token id 999999 out of range"},
 		{[]string{"logits", "--model", t.TempDir(), "--ids", "1"}, "config.json"},
+		{[]string{"logits", "--model", model, "--ids", "1", "--compute", "f8"}, `--compute "f8": want f32 or bf16`},
 	} {
 		code, _, stderr := run(t, tc.args...)
 		if code != 1 || !strings.Contains(stderr, tc.want) {
 			t.Errorf("%v: exit %d, stderr %q, want %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
+
+// --compute bf16 runs and stays within the golden README's bf16-engine
+// logits tolerance (5e-2) of the float32 top-20 at every position.
+func TestLogitsComputeBF16(t *testing.T) {
+	g := goldenSet(t, "qwen3-tiny")
+	var prompt struct {
+		IDs []int `json:"ids"`
+	}
+	var tk struct {
+		IDs    [][]int     `json:"ids"`
+		Values [][]float32 `json:"values"`
+	}
+	for path, v := range map[string]any{"prompts.P_short": &prompt, "prefill.P_short.topk_per_position": &tk} {
+		if err := g.Decode(path, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids, _ := json.Marshal(prompt.IDs)
+	code, stdout, stderr := run(t, "logits", "--model", g.Checkpoint, "--ids", strings.Trim(string(ids), "[]"), "--top", "1", "--compute", "bf16")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var res struct {
+		Positions []struct {
+			Top []struct {
+				ID    int     `json:"id"`
+				Logit float32 `json:"logit"`
+			} `json:"top"`
+		} `json:"positions"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, stdout)
+	}
+	if len(res.Positions) != len(prompt.IDs) {
+		t.Fatalf("%d positions, want %d", len(res.Positions), len(prompt.IDs))
+	}
+	for p, pos := range res.Positions {
+		// The bf16 top-1 logit is within 5e-2 of the float32 maximum.
+		if d := pos.Top[0].Logit - tk.Values[p][0]; d > 5e-2 || d < -5e-2 {
+			t.Errorf("position %d: top logit %g, float32 golden %g", p, pos.Top[0].Logit, tk.Values[p][0])
 		}
 	}
 }

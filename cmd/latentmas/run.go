@@ -35,6 +35,7 @@ func init() {
 type runFlags struct {
 	method, model, task, prompt, split, data, dataDir, output   string
 	latentSteps, maxSamples, maxNew, batch, contextLen, threads int
+	compute                                                     string
 	realign, think, latentOnly, seqOnly, resume, offline        bool
 	resize, useVLLM                                             bool
 	temperature, topP, ridge                                    float64
@@ -111,11 +112,15 @@ the latents mapped by --align_method).`, stderr)
 	fs.BoolVar(&f.resume, "resume", false, "continue a run: skip problems already in OUTPUT/results.jsonl")
 	fs.StringVar(&f.shard, "shard", "", "i/n: run every n-th problem starting at i (combine with latentmas merge)")
 	fs.IntVar(&f.threads, "threads", 0, "worker threads (0 = all cores)")
+	fs.StringVar(&f.compute, "compute", "f32", computeHelp)
 	fs.BoolVar(&f.offline, "offline", false, "never download (also HF_HUB_OFFLINE=1)")
 	fs.BoolVar(&f.useVLLM, "use_vllm", false, "not supported (vLLM is a GPU server); accepted only to explain")
 	device := fs.String("device", "cpu", deviceHelp)
 	fs.String("device2", "", "accepted for reference compatibility; ignored")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if _, err := parseCompute(f.compute); err != nil {
 		return err
 	}
 	if f.useVLLM {
@@ -197,7 +202,7 @@ the latents mapped by --align_method).`, stderr)
 	if err != nil {
 		return err
 	}
-	m, err := qwen.Load(dir, qwen.Options{Threads: f.threads})
+	m, err := qwen.Load(dir, qwen.Options{Threads: f.threads, BF16Activations: f.compute == "bf16"})
 	if err != nil {
 		return err
 	}
@@ -251,7 +256,7 @@ the latents mapped by --align_method).`, stderr)
 	client.Progress = stderr
 	cfg := eval.RunConfig{
 		Task: f.task, MaxSamples: f.maxSamples, BatchSize: f.batch, ShardIndex: shardI, ShardCount: shardN,
-		OutputDir: out, Resume: f.resume, Model: f.model, Log: stdout, Progress: stderr,
+		OutputDir: out, Resume: f.resume, Model: f.model, Log: stdout, Progress: stderr, Compute: map[bool]string{true: "bf16"}[f.compute == "bf16"],
 		Load: eval.LoadOptions{Split: f.split, DataPath: f.data, DataDir: f.dataDir, Fetcher: client},
 	}
 	if f.compareQuant {
@@ -330,7 +335,7 @@ func loadHybrid(f *runFlags, base *qwen.Model, baseTok *tokenizer.Tokenizer, std
 				extra.Close()
 				return nil, nil, err
 			}
-			m, err := qwen.Load(dir, qwen.Options{Threads: f.threads})
+			m, err := qwen.Load(dir, qwen.Options{Threads: f.threads, BF16Activations: f.compute == "bf16"})
 			if err != nil {
 				extra.Close()
 				return nil, nil, err

@@ -78,6 +78,34 @@ type workspace struct {
 	cos, sin               []float32
 	last                   []float32
 	segs                   []tensor.AttnSeg
+
+	// Options.BF16Activations: the bfloat16 copy of src, the input that
+	// the next products share.
+	xb  []uint16
+	src []float32
+}
+
+// input declares x ([T, k]) the input of the products that follow; with
+// bfloat16 activations it is rounded once here for all of them.
+func (m *Model) input(x []float32) {
+	if m.bf16Act {
+		m.ws.xb = tensor.ToBF16(m.Pool, m.ws.xb, x)
+		m.ws.src = x
+	}
+}
+
+// matmul is tensor.MatMul, or tensor.MatMulBF16Act over the rounded input
+// when bfloat16 activations are on and w is bfloat16.
+func (m *Model) matmul(y, x []float32, T int, w *tensor.Mat) {
+	if m.bf16Act && w.DType == tensor.BF16 {
+		n := T * w.Cols
+		if len(m.ws.src) != n || &m.ws.src[0] != &x[0] {
+			panic("qwen: matmul input was not declared with input")
+		}
+		tensor.MatMulBF16Act(m.Pool, y, m.ws.xb, T, w)
+		return
+	}
+	tensor.MatMul(m.Pool, y, x, T, w)
 }
 
 func grow(b []float32, n int) []float32 {
@@ -181,9 +209,10 @@ func (m *Model) Forward(seqs []Seq, req Request) (*Output, error) {
 
 		// Attention block: h = norm(x); q,k,v projections.
 		tensor.RMSNorm(w.h, x, T, L.AttnNorm, eps)
-		tensor.MatMul(p, w.q, w.h, T, &L.Q)
-		tensor.MatMul(p, w.k, w.h, T, &L.K)
-		tensor.MatMul(p, w.v, w.h, T, &L.V)
+		m.input(w.h[:T*D])
+		m.matmul(w.q, w.h, T, &L.Q)
+		m.matmul(w.k, w.h, T, &L.K)
+		m.matmul(w.v, w.h, T, &L.V)
 		if L.QBias != nil {
 			tensor.AddBias(w.q, T, L.QBias)
 			tensor.AddBias(w.k, T, L.KBias)
@@ -214,15 +243,18 @@ func (m *Model) Forward(seqs []Seq, req Request) (*Output, error) {
 			})
 		}
 		m.attn.Compute(p, w.segs)
-		tensor.MatMul(p, w.h, w.a, T, &L.O)
+		m.input(w.a[:T*qd])
+		m.matmul(w.h, w.a, T, &L.O)
 		tensor.Add(x[:T*D], w.h)
 
 		// MLP block: x += down(silu(gate(h)) * up(h)), h = norm(x).
 		tensor.RMSNorm(w.h, x, T, L.MLPNorm, eps)
-		tensor.MatMul(p, w.g, w.h, T, &L.Gate)
-		tensor.MatMul(p, w.u, w.h, T, &L.Up)
+		m.input(w.h[:T*D])
+		m.matmul(w.g, w.h, T, &L.Gate)
+		m.matmul(w.u, w.h, T, &L.Up)
 		tensor.SiLUMul(w.g[:T*I], w.u)
-		tensor.MatMul(p, w.h, w.g, T, &L.Down)
+		m.input(w.g[:T*I])
+		m.matmul(w.h, w.g, T, &L.Down)
 		tensor.Add(x[:T*D], w.h)
 
 		if req.HiddenStates && l < len(m.Layers)-1 {
@@ -243,7 +275,8 @@ func (m *Model) Forward(seqs []Seq, req Request) (*Output, error) {
 	switch req.Logits {
 	case LogitsAll:
 		o.Logits = grow(o.Logits, T*V)
-		tensor.MatMul(p, o.Logits, o.Hidden, T, &m.LMHead)
+		m.input(o.Hidden)
+		m.matmul(o.Logits, o.Hidden, T, &m.LMHead)
 	case LogitsLast:
 		B := len(seqs)
 		w.last = grow(w.last, B*D)
@@ -251,7 +284,8 @@ func (m *Model) Forward(seqs []Seq, req Request) (*Output, error) {
 			copy(w.last[i*D:(i+1)*D], o.LastHidden(i))
 		}
 		o.Logits = grow(o.Logits, B*V)
-		tensor.MatMul(p, o.Logits, w.last, B, &m.LMHead)
+		m.input(w.last[:B*D])
+		m.matmul(o.Logits, w.last, B, &m.LMHead)
 	default:
 		o.Logits = o.Logits[:0]
 	}

@@ -429,6 +429,8 @@ func main() {
 			add("tilesBF16DP_avx512", mr, nr, tile(&s, avx512, dtypes[1], mr, nr, true, 0, 1))
 		}
 	}
+	// Its matrix-vector tile: 16 rows, each line prefetched 512 bytes ahead.
+	mv = append(mv, tile(&s, avx512, dtypes[1], 1, 16, true, 512, 1))
 	// Small-m tiles (batched decode, bound by memory): 4 w rows, prefetching
 	// the next w block.
 	for _, dt := range dtypes {
