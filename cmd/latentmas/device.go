@@ -26,6 +26,10 @@ func attachDevice(m *qwen.Model, spec string, stderr io.Writer) (func(), error) 
 	if dev == nil {
 		return func() {}, nil
 	}
+	if m.BF16Activations() {
+		dev.Close()
+		return nil, fmt.Errorf("--compute bf16 runs on the CPU only; the Vulkan path computes in float32 (drop --compute or use --device cpu)")
+	}
 	vm, err := qwenvk.New(m, dev)
 	if err != nil {
 		dev.Close()
