@@ -297,7 +297,7 @@ func driveMM(ts tileSet, pf tileSet, mv tileFn, mvRows int, kb int, y []float32,
 			for t := t0; t < t1; t += mrMax {
 				mr := min(mrMax, t1-t)
 				k := ts[mr-1][nr-1]
-				if pf != nil && nr == 4 {
+				if pf != nil && nr == 4 && mr <= len(pf) {
 					k = pf[mr-1][0]
 				}
 				k(unsafe.Add(xp, t*ldx*xs), bx, wr, bw, unsafe.Add(yp, (t*ldy+r0)*4), by, nblk)

@@ -179,6 +179,18 @@ func mmBF16_avx512_4x3_u2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw u
 func mmBF16_avx512_4x4_u2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 
 //go:noescape
+func mmBF16_avx512_5x1_u2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
+func mmBF16_avx512_5x2_u2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
+func mmBF16_avx512_5x3_u2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
+func mmBF16_avx512_5x4_u2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
 func mmF16_avx2_1x1(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 
 //go:noescape
@@ -261,6 +273,30 @@ func mmF16_avx512_4x3(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintp
 
 //go:noescape
 func mmF16_avx512_4x4(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
+func mmF16_avx512_5x1(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
+func mmF16_avx512_5x2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
+func mmF16_avx512_5x3(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
+func mmF16_avx512_5x4(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
+func mmF16_avx512_6x1(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
+func mmF16_avx512_6x2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
+func mmF16_avx512_6x3(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
+func mmF16_avx512_6x4(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 
 //go:noescape
 func mmF32_avx2_1x1(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
@@ -347,6 +383,30 @@ func mmF32_avx512_4x3(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintp
 func mmF32_avx512_4x4(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 
 //go:noescape
+func mmF32_avx512_5x1(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
+func mmF32_avx512_5x2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
+func mmF32_avx512_5x3(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
+func mmF32_avx512_5x4(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
+func mmF32_avx512_6x1(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
+func mmF32_avx512_6x2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
+func mmF32_avx512_6x3(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
+func mmF32_avx512_6x4(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
 func mmBF16_avx512_1x4_u2_pfnext(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 
 //go:noescape
@@ -400,6 +460,7 @@ var tilesBF16_avx512 = tileSet{
 	{mmBF16_avx512_2x1_u2, mmBF16_avx512_2x2_u2, mmBF16_avx512_2x3_u2, mmBF16_avx512_2x4_u2},
 	{mmBF16_avx512_3x1_u2, mmBF16_avx512_3x2_u2, mmBF16_avx512_3x3_u2, mmBF16_avx512_3x4_u2},
 	{mmBF16_avx512_4x1_u2, mmBF16_avx512_4x2_u2, mmBF16_avx512_4x3_u2, mmBF16_avx512_4x4_u2},
+	{mmBF16_avx512_5x1_u2, mmBF16_avx512_5x2_u2, mmBF16_avx512_5x3_u2, mmBF16_avx512_5x4_u2},
 }
 
 var tilesF16_avx2 = tileSet{
@@ -413,6 +474,8 @@ var tilesF16_avx512 = tileSet{
 	{mmF16_avx512_2x1, mmF16_avx512_2x2, mmF16_avx512_2x3, mmF16_avx512_2x4},
 	{mmF16_avx512_3x1, mmF16_avx512_3x2, mmF16_avx512_3x3, mmF16_avx512_3x4},
 	{mmF16_avx512_4x1, mmF16_avx512_4x2, mmF16_avx512_4x3, mmF16_avx512_4x4},
+	{mmF16_avx512_5x1, mmF16_avx512_5x2, mmF16_avx512_5x3, mmF16_avx512_5x4},
+	{mmF16_avx512_6x1, mmF16_avx512_6x2, mmF16_avx512_6x3, mmF16_avx512_6x4},
 }
 
 var tilesF32_avx2 = tileSet{
@@ -426,6 +489,8 @@ var tilesF32_avx512 = tileSet{
 	{mmF32_avx512_2x1, mmF32_avx512_2x2, mmF32_avx512_2x3, mmF32_avx512_2x4},
 	{mmF32_avx512_3x1, mmF32_avx512_3x2, mmF32_avx512_3x3, mmF32_avx512_3x4},
 	{mmF32_avx512_4x1, mmF32_avx512_4x2, mmF32_avx512_4x3, mmF32_avx512_4x4},
+	{mmF32_avx512_5x1, mmF32_avx512_5x2, mmF32_avx512_5x3, mmF32_avx512_5x4},
+	{mmF32_avx512_6x1, mmF32_avx512_6x2, mmF32_avx512_6x3, mmF32_avx512_6x4},
 }
 
 var tilesPFBF16_avx512 = tileSet{

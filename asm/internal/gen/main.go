@@ -139,12 +139,39 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int) string {
 		}
 		b.p("\tLEAQ (DI)(BX*4), R12")
 	}
+	// x rows 4 and 5 of tall tiles are addressed from R13.
+	if mr > 4 {
+		if nr > 4 || pf < 0 {
+			panic("tile shape")
+		}
+		b.p("\tLEAQ (SI)(AX*4), R13")
+	}
+	xAddr := func(t, off int) string {
+		if t < 4 {
+			return rowAddr("SI", "AX", "DX", t, off)
+		}
+		return rowAddr("R13", "AX", "DX", t-4, off)
+	}
 	acc := func(t, r int) int { return t*nr + r }
 	xr := func(t int) int { return 16 + t }
 	wr := func(r int) int { return 20 + r%4 }
 	if nr > 16 {
 		xr = func(t int) int { return 28 }
 		wr = func(r int) int { return 29 + r%2 }
+	}
+	if n := mr * nr; n > 16 || mr > 4 {
+		// Tall tiles (mr up to 6): accumulators, then the x rows, then
+		// up to 4 rotating w registers below the VPERMW indices.
+		top := 32
+		if dt.name == "BF16" && !dp && unroll == 2 {
+			top = 30
+		}
+		nw := min(4, top-n-mr)
+		if nw < 1 || mr > 6 || nr > 4 {
+			panic("tile shape")
+		}
+		xr = func(t int) int { return n + t }
+		wr = func(r int) int { return n + mr + r%nw }
 	}
 	if s.name == "avx2" {
 		xr = func(t int) int { return 12 + t }
@@ -173,9 +200,9 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int) string {
 	body := func(u int) {
 		for t := 0; t < mr; t++ {
 			if dp {
-				b.p("\tVMOVDQU32 %s, %s", rowAddr("SI", "AX", "DX", t, u*xstep), s.r(xr(t)))
+				b.p("\tVMOVDQU32 %s, %s", xAddr(t, u*xstep), s.r(xr(t)))
 			} else {
-				b.p("\tVMOVUPS %s, %s", rowAddr("SI", "AX", "DX", t, u*xstep), s.r(xr(t)))
+				b.p("\tVMOVUPS %s, %s", xAddr(t, u*xstep), s.r(xr(t)))
 			}
 		}
 		for r := 0; r < nr; r++ {
@@ -213,6 +240,9 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int) string {
 	}
 	advance := func(u int) {
 		b.p("\tADDQ $%d, SI", u*xstep)
+		if mr > 4 {
+			b.p("\tADDQ $%d, R13", u*xstep)
+		}
 		b.p("\tADDQ $%d, DI", u*wstep)
 		for g := 1; g < (nr+3)/4; g++ {
 			b.p("\tADDQ $%d, %s", u*wstep, wBase[g])
@@ -343,14 +373,18 @@ func nnTile512(b *buf, mr int) string {
 // y (R8, stride R9, 3·stride R11) with a transposed tree reduction of 4
 // accumulators (A,B,C,D) of one output row at a time. Per accumulator the
 // order is s8[i]=l[i]+l[i+8], s4[i]=s8[i]+s8[i+4], s2[i]=s4[i]+s4[i+2],
-// s=s2[0]+s2[1]. It clobbers Z24–Z27, Z31, K1, K2 and R12.
+// s=s2[0]+s2[1]. Rows 4 and 5 are stored from R12 = R8 + 4·stride. It
+// clobbers Z24–Z27, Z31, K1, K2, CX and R12.
 func reduce512(b *buf, s isa, mr, nr int, acc func(t, r int) int) {
 	b.p("\tVPXORD Z31, Z31, Z31")
-	b.p("\tMOVQ $0x1111, R12")
-	b.p("\tKMOVW R12, K1")
+	b.p("\tMOVQ $0x1111, CX")
+	b.p("\tKMOVW CX, K1")
 	if nr%4 != 0 {
-		b.p("\tMOVQ $%d, R12", (1<<(nr%4))-1)
-		b.p("\tKMOVW R12, K2")
+		b.p("\tMOVQ $%d, CX", (1<<(nr%4))-1)
+		b.p("\tKMOVW CX, K2")
+	}
+	if mr > 4 {
+		b.p("\tLEAQ (R8)(R9*4), R12")
 	}
 	for t := 0; t < mr; t++ {
 		for g := 0; g < nr; g += 4 {
@@ -377,7 +411,12 @@ func reduce512(b *buf, s isa, mr, nr int, acc func(t, r int) int) {
 			b.p("\tVPERMILPS $0xB1, Z25, Z26")
 			b.p("\tVADDPS Z26, Z25, Z25")
 			b.p("\tVCOMPRESSPS.Z Z25, K1, Z26")
-			dst := rowAddr("R8", "R9", "R11", t, 4*g)
+			var dst string
+			if t < 4 {
+				dst = rowAddr("R8", "R9", "R11", t, 4*g)
+			} else {
+				dst = rowAddr("R12", "R9", "R11", t-4, 4*g)
+			}
 			if gn == 4 {
 				b.p("\tVMOVUPS X26, %s", dst)
 			} else {
@@ -385,6 +424,20 @@ func reduce512(b *buf, s isa, mr, nr int, acc func(t, r int) int) {
 			}
 		}
 	}
+}
+
+// mrFor is the tallest tile of a level and dtype: AVX-512 float32 and f16
+// tiles go to 6 x rows (24 accumulators), bf16 to 5 (its VPERMW indices
+// take two registers). A taller tile reads each w line for more rows, so
+// the x-stationary order pulls less of w from L2 per FMA.
+func mrFor(s isa, dt dtype) int {
+	if s.name != "avx512" {
+		return s.mrMax
+	}
+	if dt.name == "BF16" {
+		return 5
+	}
+	return 6
 }
 
 // unrollFor is the k-block unrolling of a level's tiles: two blocks for
@@ -417,7 +470,7 @@ func main() {
 	}
 	for _, is := range []isa{avx512, avx2} {
 		for _, dt := range dtypes {
-			for mr := 1; mr <= is.mrMax; mr++ {
+			for mr := 1; mr <= mrFor(is, dt); mr++ {
 				for nr := 1; nr <= is.nrMax; nr++ {
 					add(fmt.Sprintf("tiles%s_%s", dt.name, is.name), mr, nr, tile(&s, is, dt, mr, nr, false, 0, unrollFor(is, dt)))
 				}
