@@ -1,6 +1,10 @@
 package qwen
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/latentmas/latentmas/tensor"
+)
 
 // Cache is one sequence's KV cache: for every layer the keys (after q/k-norm
 // and RoPE, as Hugging Face stores them) and values of every cached
@@ -57,9 +61,14 @@ func (c *Cache) reserve(total int) {
 		return
 	}
 	nc := max(total, c.cap*2)
+	// One slab for every layer's keys and values, backed by huge pages
+	// where the OS allows: a prefill writes the whole cache once, and
+	// 4 KiB page faults on that first touch cost up to a tenth of it.
+	per := nc * c.kvDim
+	slab := tensor.HugeF32(2 * c.layers * per)
 	for l := 0; l < c.layers; l++ {
-		k := make([]float32, nc*c.kvDim)
-		v := make([]float32, nc*c.kvDim)
+		k := slab[2*l*per : (2*l+1)*per : (2*l+1)*per]
+		v := slab[(2*l+1)*per : (2*l+2)*per : (2*l+2)*per]
 		copy(k, c.k[l][:c.n*c.kvDim])
 		copy(v, c.v[l][:c.n*c.kvDim])
 		c.k[l], c.v[l] = k, v
