@@ -24,47 +24,55 @@ func goldenSet(t *testing.T, name string) *golden.Set {
 	return nil
 }
 
-func TestLogitsMatchesGolden(t *testing.T) {
+// logitsOut is the JSON `latentmas logits` prints.
+type logitsOut struct {
+	Positions []struct {
+		Top []struct {
+			ID    int     `json:"id"`
+			Logit float32 `json:"logit"`
+		} `json:"top"`
+	} `json:"positions"`
+	LastHidden []float32 `json:"last_hidden"`
+}
+
+// logitsOnShortPrompt runs `latentmas logits` with args on qwen3-tiny's
+// golden prompt P_short and returns the golden set, its top-k per position
+// and the parsed output, which has one entry per prompt position.
+func logitsOnShortPrompt(t *testing.T, args ...string) (*golden.Set, golden.TopK, logitsOut) {
+	t.Helper()
 	g := goldenSet(t, "qwen3-tiny")
 	var prompt struct {
 		IDs []int `json:"ids"`
 	}
-	var tk struct {
-		IDs    [][]int     `json:"ids"`
-		Values [][]float32 `json:"values"`
-	}
-	var last []float32
+	var tk golden.TopK
 	for path, v := range map[string]any{"prompts.P_short": &prompt, "prefill.P_short.topk_per_position": &tk} {
 		if err := g.Decode(path, v); err != nil {
 			t.Fatal(err)
 		}
 	}
-	var hs [][]float32
-	if err := g.Decode("prefill.P_short.hidden_states_last_position", &hs); err != nil {
-		t.Fatal(err)
-	}
-	last = hs[len(hs)-1]
-
 	ids, _ := json.Marshal(prompt.IDs)
-	code, stdout, stderr := run(t, "logits", "--model", g.Checkpoint, "--ids", strings.Trim(string(ids), "[]"), "--top", "5")
+	args = append([]string{"logits", "--model", g.Checkpoint, "--ids", strings.Trim(string(ids), "[]")}, args...)
+	code, stdout, stderr := run(t, args...)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	var res struct {
-		Positions []struct {
-			Top []struct {
-				ID    int     `json:"id"`
-				Logit float32 `json:"logit"`
-			} `json:"top"`
-		} `json:"positions"`
-		LastHidden []float32 `json:"last_hidden"`
-	}
+	var res logitsOut
 	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
 		t.Fatalf("output is not JSON: %v\n%s", err, stdout)
 	}
 	if len(res.Positions) != len(prompt.IDs) {
 		t.Fatalf("%d positions, want %d", len(res.Positions), len(prompt.IDs))
 	}
+	return g, tk, res
+}
+
+func TestLogitsMatchesGolden(t *testing.T) {
+	g, tk, res := logitsOnShortPrompt(t, "--top", "5")
+	var hs [][]float32
+	if err := g.Decode("prefill.P_short.hidden_states_last_position", &hs); err != nil {
+		t.Fatal(err)
+	}
+	last := hs[len(hs)-1]
 	for p, pos := range res.Positions {
 		if len(pos.Top) != 5 {
 			t.Fatalf("position %d: %d entries, want 5", p, len(pos.Top))
@@ -105,42 +113,10 @@ func TestLogitsErrors(t *testing.T) {
 }
 
 // --compute bf16 runs and stays within the golden README's bf16-engine
-// logits tolerance (5e-2) of the float32 top-20 at every position.
+// logits tolerance (5e-2) of the float32 top-1 at every position.
 func TestLogitsComputeBF16(t *testing.T) {
-	g := goldenSet(t, "qwen3-tiny")
-	var prompt struct {
-		IDs []int `json:"ids"`
-	}
-	var tk struct {
-		IDs    [][]int     `json:"ids"`
-		Values [][]float32 `json:"values"`
-	}
-	for path, v := range map[string]any{"prompts.P_short": &prompt, "prefill.P_short.topk_per_position": &tk} {
-		if err := g.Decode(path, v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ids, _ := json.Marshal(prompt.IDs)
-	code, stdout, stderr := run(t, "logits", "--model", g.Checkpoint, "--ids", strings.Trim(string(ids), "[]"), "--top", "1", "--compute", "bf16")
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
-	var res struct {
-		Positions []struct {
-			Top []struct {
-				ID    int     `json:"id"`
-				Logit float32 `json:"logit"`
-			} `json:"top"`
-		} `json:"positions"`
-	}
-	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
-		t.Fatalf("output is not JSON: %v\n%s", err, stdout)
-	}
-	if len(res.Positions) != len(prompt.IDs) {
-		t.Fatalf("%d positions, want %d", len(res.Positions), len(prompt.IDs))
-	}
+	_, tk, res := logitsOnShortPrompt(t, "--top", "1", "--compute", "bf16")
 	for p, pos := range res.Positions {
-		// The bf16 top-1 logit is within 5e-2 of the float32 maximum.
 		if d := pos.Top[0].Logit - tk.Values[p][0]; d > 5e-2 || d < -5e-2 {
 			t.Errorf("position %d: top logit %g, float32 golden %g", p, pos.Top[0].Logit, tk.Values[p][0])
 		}

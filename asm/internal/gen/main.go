@@ -81,6 +81,19 @@ func vdpbf16ps(dst, src1, src2 int) string {
 		p0, p1, p2, modrm, src2, src1, dst)
 }
 
+// header2D emits the TEXT line of a kernel with the tile signature (last
+// argument named count) and loads its arguments: x SI, ldx AX, w DI,
+// ldw BX, y R8, ldy R9, count R10.
+//
+// func name(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, count uintptr)
+func header2D(b *buf, name, count string) {
+	b.p("// func %s(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, %s uintptr)", name, count)
+	b.p("TEXT ·%s(SB), NOSPLIT, $0-56", name)
+	for i, a := range []struct{ arg, reg string }{{"x", "SI"}, {"ldx", "AX"}, {"w", "DI"}, {"ldw", "BX"}, {"y", "R8"}, {"ldy", "R9"}, {count, "R10"}} {
+		b.p("\tMOVQ %s+%d(FP), %s", a.arg, 8*i, a.reg)
+	}
+}
+
 // tile emits one register-tiled dot-form micro-kernel: mr rows of x times
 // nr rows of w over nblk blocks of `lanes` (or 32 for bf16dp) k values.
 //
@@ -116,15 +129,7 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int) string {
 	if nr > 4 && mr > 1 || nr > 24 {
 		panic("tile shape")
 	}
-	b.p("// func %s(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)", name)
-	b.p("TEXT ·%s(SB), NOSPLIT, $0-56", name)
-	b.p("\tMOVQ x+0(FP), SI")
-	b.p("\tMOVQ ldx+8(FP), AX")
-	b.p("\tMOVQ w+16(FP), DI")
-	b.p("\tMOVQ ldw+24(FP), BX")
-	b.p("\tMOVQ y+32(FP), R8")
-	b.p("\tMOVQ ldy+40(FP), R9")
-	b.p("\tMOVQ nblk+48(FP), R10")
+	header2D(b, name, "nblk")
 	b.p("\tLEAQ (AX)(AX*2), DX")
 	b.p("\tLEAQ (BX)(BX*2), CX")
 	b.p("\tLEAQ (R9)(R9*2), R11")
@@ -305,15 +310,7 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int) string {
 func nnTile512(b *buf, mr int) string {
 	s := avx512
 	name := fmt.Sprintf("nnF32_avx512_%dx64", mr)
-	b.p("// func %s(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, kk uintptr)", name)
-	b.p("TEXT ·%s(SB), NOSPLIT, $0-56", name)
-	b.p("\tMOVQ x+0(FP), SI")
-	b.p("\tMOVQ ldx+8(FP), AX")
-	b.p("\tMOVQ w+16(FP), DI")
-	b.p("\tMOVQ ldw+24(FP), BX")
-	b.p("\tMOVQ y+32(FP), R8")
-	b.p("\tMOVQ ldy+40(FP), R9")
-	b.p("\tMOVQ kk+48(FP), R10")
+	header2D(b, name, "kk")
 	b.p("\tLEAQ (AX)(AX*2), DX")
 	b.p("\tLEAQ (R9)(R9*2), R11")
 	if mr > 4 {
