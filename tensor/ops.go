@@ -84,9 +84,10 @@ type AttnSeg struct {
 // Each work item is two register-tiled matrix products, scores = Q·Kᵀ
 // (asm.MatMulF32) and out = P·V (asm.MatMulNNF32, over the cache's
 // position-major V as is), so every key and value row is reused across
-// several query rows instead of streamed once per (token, head). A one-token segment (decode, latent steps) has one item per KV
-// head, whose rows are the query heads sharing it; a longer one (prefill)
-// one item per head and block of attnBlock tokens. Either way a token's
+// several query rows instead of streamed once per (token, head). A
+// one-token segment (decode, latent steps) has one item per KV head, whose
+// rows are the query heads sharing it; a longer one (prefill) one item per
+// head and block of attnBlock tokens. Either way a token's
 // result depends only on its segment, never on the batch or the thread
 // count.
 type Attention struct {
@@ -101,7 +102,8 @@ type Attention struct {
 // the cache.
 const attnBlock = 32
 
-// items is the number of work items of a segment: heads, or heads × blocks.
+// items is the number of work items of a segment: KV heads for one token,
+// else heads × blocks.
 func (a *Attention) items(s *AttnSeg) int {
 	if s.N == 1 {
 		return a.KV
