@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -93,6 +94,80 @@ type Summary struct {
 	Compute string `json:"compute,omitempty"`
 }
 
+// runIdentity is what a run's results depend on (besides the items). It is
+// written to OutputDir/run.json so that --resume can refuse to append to
+// results made with other settings: one results.jsonl would then mix two
+// experiments.
+type runIdentity struct {
+	Model   string      `json:"model"`
+	Task    string      `json:"task"`
+	Split   string      `json:"split"`
+	Compute string      `json:"compute"`
+	Options mas.Options `json:"options"`
+}
+
+// checkIdentity compares the run with OutputDir/run.json when resuming and
+// (re)writes the file otherwise or when it is missing.
+func checkIdentity(cfg RunConfig, runner *mas.Runner) error {
+	id, err := json.MarshalIndent(runIdentity{Model: cfg.Model, Task: cfg.Task, Split: cfg.Load.Split,
+		Compute: cfg.Compute, Options: runner.Opt}, "", "  ")
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(cfg.OutputDir, "run.json")
+	if cfg.Resume {
+		old, err := os.ReadFile(path)
+		switch {
+		case err == nil:
+			if diff := jsonDiff(old, id); diff != "" {
+				return fmt.Errorf("eval: --resume: %s was written with other settings (%s); use another --output, or run without --resume to start over", cfg.OutputDir, diff)
+			}
+			return nil
+		case !errors.Is(err, os.ErrNotExist):
+			return err
+		}
+	}
+	return os.WriteFile(path, append(id, '\n'), 0o644)
+}
+
+// jsonDiff names the leaves that differ between two JSON documents, as
+// path: old -> new, or says the old one is unreadable; "" when equal.
+func jsonDiff(old, cur []byte) string {
+	var a, b any
+	if json.Unmarshal(old, &a) != nil {
+		return "run.json is not valid JSON"
+	}
+	if err := json.Unmarshal(cur, &b); err != nil {
+		return err.Error()
+	}
+	var diffs []string
+	var walk func(path string, x, y any)
+	walk = func(path string, x, y any) {
+		mx, okx := x.(map[string]any)
+		my, oky := y.(map[string]any)
+		if okx && oky {
+			keys := map[string]bool{}
+			for k := range mx {
+				keys[k] = true
+			}
+			for k := range my {
+				keys[k] = true
+			}
+			for _, k := range slices.Sorted(maps.Keys(keys)) {
+				walk(strings.TrimPrefix(path+"."+k, "."), mx[k], my[k])
+			}
+			return
+		}
+		jx, _ := json.Marshal(x)
+		jy, _ := json.Marshal(y)
+		if string(jx) != string(jy) {
+			diffs = append(diffs, fmt.Sprintf("%s: %s -> %s", path, jx, jy))
+		}
+	}
+	walk("", a, b)
+	return strings.Join(diffs, ", ")
+}
+
 // Run evaluates runner on the task, appending each problem's record to
 // OutputDir/results.jsonl as soon as it is scored (a killed run loses at
 // most the batch in flight) and, with Resume, skipping problems already
@@ -133,6 +208,9 @@ func Run(ctx context.Context, cfg RunConfig, runner *mas.Runner) (*Summary, erro
 	}
 	resultsPath := filepath.Join(cfg.OutputDir, "results.jsonl")
 	timingsPath := filepath.Join(cfg.OutputDir, "timings.jsonl")
+	if err := checkIdentity(cfg, runner); err != nil {
+		return nil, err
+	}
 	done := map[int]ProblemRecord{}
 	if cfg.Resume {
 		recs, err := ReadResults(resultsPath)

@@ -296,3 +296,24 @@ func TestRunFlagErrors(t *testing.T) {
 		}
 	}
 }
+
+// --resume refuses a directory written with other settings, naming them,
+// instead of mixing two experiments in one results.jsonl.
+func TestRunResumeOtherSettings(t *testing.T) {
+	out := t.TempDir()
+	if code, _, stderr := run(t, runArgs(t, out, "--max_samples", "1", "--max_new_tokens", "8")...); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	before := readFile(t, filepath.Join(out, "results.jsonl"))
+	code, _, stderr := run(t, runArgs(t, out, "--max_samples", "2", "--max_new_tokens", "9", "--compute", "bf16", "--resume")...)
+	if code != 1 || !strings.Contains(stderr, "options.MaxNewTokens: 8 -> 9") || !strings.Contains(stderr, `compute: "" -> "bf16"`) {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	if got := readFile(t, filepath.Join(out, "results.jsonl")); got != before {
+		t.Error("the refused resume changed results.jsonl")
+	}
+	// The same settings resume.
+	if code, _, stderr := run(t, runArgs(t, out, "--max_samples", "2", "--max_new_tokens", "8", "--resume")...); code != 0 {
+		t.Fatalf("same settings: exit %d: %s", code, stderr)
+	}
+}
