@@ -98,6 +98,9 @@ func spin(cond func() bool) bool {
 			return true
 		}
 		if i%256 == 255 {
+			// Let a goroutine waiting for this P run: with fewer Ps than
+			// workers, the one being waited for may be it.
+			runtime.Gosched()
 			if t0.IsZero() {
 				t0 = time.Now()
 			} else if time.Since(t0) > spinWait {
