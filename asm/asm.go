@@ -128,6 +128,12 @@ func MatMulBF16BF16(y []float32, ldy int, x []uint16, ldx int, w []uint16, ldw i
 	matMulBF16BF16(y, ldy, x, ldx, w, ldw, m, n, kk)
 }
 
+// F32ToBF16 rounds src[i] to bfloat16 (round to nearest even; a NaN keeps
+// its sign and top payload bits with the quiet bit set) into dst[i] for
+// i < len(src), bit for bit the same on every level. len(dst) must be
+// >= len(src).
+func F32ToBF16(dst []uint16, src []float32) { f32ToBF16(dst, src) }
+
 // RMSNormF32 computes, for i < len(x),
 //
 //	dst[i] = w[i] * (x[i] * r),  r = 1/sqrt(sum_j x[j]²/len(x) + eps)

@@ -384,22 +384,54 @@ func TestSoftmax(t *testing.T) {
 }
 
 func TestF32ToBF16(t *testing.T) {
-	for _, c := range []struct {
-		f float32
-		b uint16
-	}{{1, 0x3f80}, {-2, 0xc000}, {math.Float32frombits(0x3f808000), 0x3f80}, {math.Float32frombits(0x3f818000), 0x3f82},
-		{math.Float32frombits(0x3f808001), 0x3f81}, {float32(math.Inf(1)), 0x7f80}, {math.Float32frombits(0x7f7fffff), 0x7f80}} {
-		var d [1]uint16
-		F32ToBF16(d[:], []float32{c.f})
-		if d[0] != c.b {
-			t.Errorf("F32ToBF16(%x) = %x want %x", math.Float32bits(c.f), d[0], c.b)
+	forEachLevel(t, func(t *testing.T) {
+		for _, c := range []struct {
+			f float32
+			b uint16
+		}{{1, 0x3f80}, {-2, 0xc000}, {math.Float32frombits(0x3f808000), 0x3f80}, {math.Float32frombits(0x3f818000), 0x3f82},
+			{math.Float32frombits(0x3f808001), 0x3f81}, {float32(math.Inf(1)), 0x7f80}, {math.Float32frombits(0x7f7fffff), 0x7f80}} {
+			var d [1]uint16
+			F32ToBF16(d[:], []float32{c.f})
+			if d[0] != c.b {
+				t.Errorf("F32ToBF16(%x) = %x want %x", math.Float32bits(c.f), d[0], c.b)
+			}
 		}
-	}
-	var d [1]uint16
-	F32ToBF16(d[:], []float32{float32(math.NaN())})
-	if f := BF16ToF32(d[0]); f == f {
-		t.Errorf("NaN became %g", f)
-	}
+		var d [1]uint16
+		F32ToBF16(d[:], []float32{float32(math.NaN())})
+		if f := BF16ToF32(d[0]); f == f {
+			t.Errorf("NaN became %g", f)
+		}
+		// Bit for bit the reference on every length, offset and kind of
+		// value: random bits (NaNs with payloads, infinities, denormals,
+		// ties) and ordinary numbers.
+		r := rand.New(rand.NewPCG(9, 10))
+		for n := 0; n <= 300; n++ {
+			off := n % 5
+			src := make([]float32, off+n)
+			for i := range src {
+				switch i % 4 {
+				case 0:
+					src[i] = math.Float32frombits(r.Uint32())
+				case 1:
+					src[i] = math.Float32frombits(r.Uint32()&0xffff0000 | 0x8000) // a tie
+				case 2:
+					src[i] = math.Float32frombits(0x7f800000 | r.Uint32()&0x807fffff) // Inf or NaN
+				default:
+					src[i] = float32(r.NormFloat64())
+				}
+			}
+			got := make([]uint16, off+n+1)
+			want := make([]uint16, len(got))
+			got[len(got)-1], want[len(want)-1] = 0xdead, 0xdead
+			F32ToBF16(got[off:], src[off:])
+			F32ToBF16Generic(want[off:], src[off:])
+			for i := range got {
+				if got[i] != want[i] {
+					t.Fatalf("n=%d: [%d] of %x = %x, want %x", n, i, math.Float32bits(src[min(i, len(src)-1)]), got[i], want[i])
+				}
+			}
+		}
+	})
 }
 
 func TestAllocs(t *testing.T) {

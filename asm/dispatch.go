@@ -16,6 +16,7 @@ type impl struct {
 	matMulBF16     func(y []float32, ldy int, x []float32, ldx int, w []uint16, ldw int, m, n, kk int)
 	matMulF16      func(y []float32, ldy int, x []float32, ldx int, w []uint16, ldw int, m, n, kk int)
 	matMulBF16BF16 func(y []float32, ldy int, x []uint16, ldx int, w []uint16, ldw int, m, n, kk int)
+	f32ToBF16      func(dst []uint16, src []float32)
 	rmsNormF32     func(dst, x, w []float32, eps float32)
 	siluMulF32     func(dst, gate, up []float32)
 	softmaxF32     func(x []float32)
@@ -40,6 +41,7 @@ var genericImpl = &impl{
 	matMulBF16:     MatMulBF16Generic,
 	matMulF16:      MatMulF16Generic,
 	matMulBF16BF16: MatMulBF16BF16Generic,
+	f32ToBF16:      F32ToBF16Generic,
 	rmsNormF32:     RMSNormF32Generic,
 	siluMulF32:     SiLUMulF32Generic,
 	softmaxF32:     SoftmaxF32Generic,
@@ -76,6 +78,7 @@ var (
 	matMulBF16     func(y []float32, ldy int, x []float32, ldx int, w []uint16, ldw int, m, n, kk int)
 	matMulF16      func(y []float32, ldy int, x []float32, ldx int, w []uint16, ldw int, m, n, kk int)
 	matMulBF16BF16 func(y []float32, ldy int, x []uint16, ldx int, w []uint16, ldw int, m, n, kk int)
+	f32ToBF16      func(dst []uint16, src []float32)
 	rmsNormF32     func(dst, x, w []float32, eps float32)
 	siluMulF32     func(dst, gate, up []float32)
 	softmaxF32     func(x []float32)
@@ -89,7 +92,7 @@ var (
 func use(i *impl) {
 	dotF32, axpyF32 = i.dotF32, i.axpyF32
 	matMulF32, matMulBF16, matMulF16, matMulBF16BF16 = i.matMulF32, i.matMulBF16, i.matMulF16, i.matMulBF16BF16
-	matMulNNF32 = i.matMulNNF32
+	matMulNNF32, f32ToBF16 = i.matMulNNF32, i.f32ToBF16
 	rmsNormF32, siluMulF32, softmaxF32 = i.rmsNormF32, i.siluMulF32, i.softmaxF32
 	scaleF32, addF32, ropeF32 = i.scaleF32, i.addF32, i.ropeF32
 	dispatch = i.name

@@ -9,7 +9,7 @@ var avx512Kernels = &vecKernels{
 	dot:   dotF32_avx512, axpy: axpyF32_avx512, sumSq: sumSqF32_avx512,
 	scale: scaleF32_avx512, add: addF32_avx512, mulScale: mulScaleF32_avx512,
 	siluMul: siluMulF32_avx512, max: maxF32_avx512, expSum: expSumF32_avx512,
-	rope: ropeF32_avx512, peakFMA: peakFMA_avx512, peakDP: peakDP_avx512,
+	rope: ropeF32_avx512, peakFMA: peakFMA_avx512, peakDP: peakDP_avx512, toBF16: f32ToBF16_avx512,
 	f32: tilesF32_avx512, bf16: tilesBF16_avx512, f16: tilesF16_avx512,
 	pfF32: tilesPFF32_avx512, pfBF16: tilesPFBF16_avx512, pfF16: tilesPFF16_avx512,
 	mvF32: mmF32_avx512_1x16, mvBF16: mmBF16_avx512_1x16_pf512_u2, mvF16: mmF16_avx512_1x16, mvRows: 16,

@@ -97,9 +97,8 @@ func MatMulBF16BF16Generic(y []float32, ldy int, x []uint16, ldx int, w []uint16
 	}
 }
 
-// F32ToBF16 rounds src[i] to bfloat16 (round to nearest even; NaNs stay
-// NaN) into dst[i] for i < len(src). len(dst) must be >= len(src).
-func F32ToBF16(dst []uint16, src []float32) {
+// F32ToBF16Generic is the reference for F32ToBF16.
+func F32ToBF16Generic(dst []uint16, src []float32) {
 	dst = dst[:len(src)]
 	for i, f := range src {
 		b := math.Float32bits(f)

@@ -25,6 +25,7 @@ type vecKernels struct {
 	max       func(x unsafe.Pointer, nblk uintptr) float32
 	expSum    func(x unsafe.Pointer, m float32, nblk uintptr) float32
 	rope      func(x unsafe.Pointer, half uintptr, c, s unsafe.Pointer, nblk uintptr)
+	toBF16    func(dst, src unsafe.Pointer, nblk uintptr) // 16 floats a block; nil if absent
 	f32, bf16 tileSet
 	f16       tileSet
 	bf16dp    tileSet // VDPBF16PS tiles over 32-wide k blocks; nil if absent
@@ -51,6 +52,7 @@ func (v *vecKernels) impl(name string) *impl {
 		matMulBF16:     v.matMulBF16,
 		matMulF16:      v.matMulF16,
 		matMulBF16BF16: MatMulBF16BF16Generic,
+		f32ToBF16:      F32ToBF16Generic,
 		rmsNormF32:     v.rmsNormF32,
 		siluMulF32:     v.siluMulF32,
 		softmaxF32:     v.softmaxF32,
@@ -71,6 +73,9 @@ func (v *vecKernels) impl(name string) *impl {
 	if v.rope == nil {
 		i.ropeF32 = RoPEF32Generic
 	}
+	if v.toBF16 != nil {
+		i.f32ToBF16 = v.f32ToBF16
+	}
 	if v.bf16dp != nil {
 		i.matMulBF16BF16 = v.matMulBF16BF16
 		i.peakDP, i.peakDPFlops = v.peakDP, 12*64
@@ -80,6 +85,16 @@ func (v *vecKernels) impl(name string) *impl {
 
 func p32(s []float32) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(s)) }
 func p16(s []uint16) unsafe.Pointer  { return unsafe.Pointer(unsafe.SliceData(s)) }
+
+func (v *vecKernels) f32ToBF16(dst []uint16, src []float32) {
+	n := len(src)
+	dst = dst[:n]
+	nb := n / 16
+	if nb > 0 {
+		v.toBF16(p16(dst), p32(src), uintptr(nb))
+	}
+	F32ToBF16Generic(dst[nb*16:], src[nb*16:])
+}
 
 func (v *vecKernels) dotF32(a, b []float32) float32 {
 	n := len(a)

@@ -582,3 +582,6 @@ func peakFMA_avx2(n uintptr)
 
 //go:noescape
 func peakDP_avx512(n uintptr)
+
+//go:noescape
+func f32ToBF16_avx512(dst, src unsafe.Pointer, nblk uintptr)

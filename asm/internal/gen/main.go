@@ -546,6 +546,7 @@ func main() {
 	}
 	vec(&s, &g)
 	peak(&s, &g)
+	toBF16(&s, &g)
 	write(filepath.Join(*out, "zkernels_amd64.s"), s.Bytes(), false)
 	write(filepath.Join(*out, "zkernels_amd64.go"), g.Bytes(), true)
 	genARM64(*out)
@@ -964,6 +965,50 @@ func vecISA(sb, gb *buf, s isa) {
 
 // peak emits register-only loops that measure the multiply-add throughput:
 // 12 independent accumulators, n iterations of 12 instructions each.
+// toBF16 emits f32ToBF16_avx512(dst, src unsafe.Pointer, nblk uintptr):
+// 16 floats per block rounded to bfloat16 exactly as the Go reference
+// F32ToBF16 does (nearest even; a NaN keeps its top half with the quiet
+// bit set).
+func toBF16(sb, gb *buf) {
+	gb.p("//go:noescape\nfunc f32ToBF16_avx512(dst, src unsafe.Pointer, nblk uintptr)\n")
+	for i, c := range []string{"0x00007fff", "0x00000001", "0x7fffffff", "0x7f800000", "0x00000040"} {
+		sb.p("DATA bf16c<>+%d(SB)/4, $%s", 4*i, c)
+	}
+	sb.p("GLOBL bf16c<>(SB), RODATA|NOPTR, $20\n")
+	sb.p("// func f32ToBF16_avx512(dst, src unsafe.Pointer, nblk uintptr)")
+	sb.p("TEXT ·f32ToBF16_avx512(SB), NOSPLIT, $0-24")
+	sb.p("\tMOVQ dst+0(FP), DI")
+	sb.p("\tMOVQ src+8(FP), SI")
+	sb.p("\tMOVQ nblk+16(FP), CX")
+	for i := 0; i < 5; i++ {
+		sb.p("\tVPBROADCASTD bf16c<>+%d(SB), Z%d", 4*i, 2+i)
+	}
+	sb.p("\tTESTQ CX, CX")
+	sb.p("\tJEQ done")
+	sb.p("loop:")
+	sb.p("\tVMOVDQU32 (SI), Z0")
+	// Round: (b + 0x7fff + ((b >> 16) & 1)) >> 16.
+	sb.p("\tVPSRLD $16, Z0, Z1")
+	sb.p("\tVPANDD Z3, Z1, Z1")
+	sb.p("\tVPADDD Z2, Z1, Z1")
+	sb.p("\tVPADDD Z0, Z1, Z1")
+	sb.p("\tVPSRLD $16, Z1, Z1")
+	// NaN (b & 0x7fffffff > 0x7f800000): b >> 16 | 0x40.
+	sb.p("\tVPANDD Z4, Z0, Z7")
+	sb.p("\tVPCMPUD $6, Z5, Z7, K1")
+	sb.p("\tVPSRLD $16, Z0, Z8")
+	sb.p("\tVPORD Z6, Z8, Z8")
+	sb.p("\tVMOVDQA32 Z8, K1, Z1")
+	sb.p("\tVPMOVDW Z1, (DI)")
+	sb.p("\tADDQ $64, SI")
+	sb.p("\tADDQ $32, DI")
+	sb.p("\tDECQ CX")
+	sb.p("\tJNE loop")
+	sb.p("done:")
+	sb.p("\tVZEROUPPER")
+	sb.p("\tRET\n")
+}
+
 func peak(sb, gb *buf) {
 	for _, k := range []struct {
 		name string
