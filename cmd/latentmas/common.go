@@ -51,6 +51,16 @@ func parseCompute(s string) (bool, error) {
 	return false, fmt.Errorf("--compute %q: want f32 or bf16", s)
 }
 
+// loadQwen is qwen.Load that says on stderr when a requested --compute
+// bf16 cannot apply (the checkpoint's weights are not bfloat16).
+func loadQwen(dir string, opt qwen.Options, stderr io.Writer) (*qwen.Model, error) {
+	m, err := qwen.Load(dir, opt)
+	if err == nil && opt.BF16Activations && !m.BF16Activations() {
+		fmt.Fprintf(stderr, "latentmas: --compute bf16 ignored for %s: its weights are %v, not bf16\n", dir, m.Layers[0].Q.DType)
+	}
+	return m, err
+}
+
 // loadModel resolves ref, loads the weights and the tokenizer.
 func loadModel(ref string, opt qwen.Options, offline bool, stderr io.Writer) (*loaded, error) {
 	dir, err := resolveModel(ref, offline, stderr)
@@ -61,7 +71,7 @@ func loadModel(ref string, opt qwen.Options, offline bool, stderr io.Writer) (*l
 	if err != nil {
 		return nil, err
 	}
-	m, err := qwen.Load(dir, opt)
+	m, err := loadQwen(dir, opt, stderr)
 	if err != nil {
 		return nil, err
 	}

@@ -88,7 +88,7 @@ state of the last position (the vector LatentMAS realigns).`, stderr)
 	if err != nil {
 		return err
 	}
-	m, err := qwen.Load(*model, qwen.Options{Threads: *threads, BF16Activations: bf16Act})
+	m, err := loadQwen(*model, qwen.Options{Threads: *threads, BF16Activations: bf16Act}, stderr)
 	if err != nil {
 		return err
 	}

@@ -122,3 +122,11 @@ func TestLogitsComputeBF16(t *testing.T) {
 		}
 	}
 }
+
+// --compute bf16 on a checkpoint without bf16 weights says it is ignored.
+func TestLogitsComputeBF16IgnoredForF32(t *testing.T) {
+	code, _, stderr := run(t, "logits", "--model", goldenModel(t, "qwen3-tiny-sharded"), "--ids", "1,2", "--compute", "bf16")
+	if code != 0 || !strings.Contains(stderr, "--compute bf16 ignored") || !strings.Contains(stderr, "F32") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}

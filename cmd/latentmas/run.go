@@ -202,7 +202,7 @@ the latents mapped by --align_method).`, stderr)
 	if err != nil {
 		return err
 	}
-	m, err := qwen.Load(dir, qwen.Options{Threads: f.threads, BF16Activations: f.compute == "bf16"})
+	m, err := loadQwen(dir, qwen.Options{Threads: f.threads, BF16Activations: f.compute == "bf16"}, stderr)
 	if err != nil {
 		return err
 	}
@@ -256,7 +256,7 @@ the latents mapped by --align_method).`, stderr)
 	client.Progress = stderr
 	cfg := eval.RunConfig{
 		Task: f.task, MaxSamples: f.maxSamples, BatchSize: f.batch, ShardIndex: shardI, ShardCount: shardN,
-		OutputDir: out, Resume: f.resume, Model: f.model, Log: stdout, Progress: stderr, Compute: map[bool]string{true: "bf16"}[f.compute == "bf16"],
+		OutputDir: out, Resume: f.resume, Model: f.model, Log: stdout, Progress: stderr, Compute: map[bool]string{true: "bf16"}[m.BF16Activations()],
 		Load: eval.LoadOptions{Split: f.split, DataPath: f.data, DataDir: f.dataDir, Fetcher: client},
 	}
 	if f.compareQuant {
@@ -335,7 +335,7 @@ func loadHybrid(f *runFlags, base *qwen.Model, baseTok *tokenizer.Tokenizer, std
 				extra.Close()
 				return nil, nil, err
 			}
-			m, err := qwen.Load(dir, qwen.Options{Threads: f.threads, BF16Activations: f.compute == "bf16"})
+			m, err := loadQwen(dir, qwen.Options{Threads: f.threads, BF16Activations: f.compute == "bf16"}, stderr)
 			if err != nil {
 				extra.Close()
 				return nil, nil, err

@@ -64,7 +64,8 @@ type Forwarder interface {
 	Forward(seqs []Seq, req Request) (*Output, error)
 }
 
-// BF16Activations reports whether Options.BF16Activations is on.
+// BF16Activations reports whether Options.BF16Activations is in effect
+// (asked for, and the weights are bfloat16).
 func (m *Model) BF16Activations() bool { return m.bf16Act }
 
 // SetBackend makes Forward run on b (nil: back to the CPU), so everything
@@ -153,7 +154,8 @@ func New(cfg *Config, src TensorSource, opt Options) (*Model, error) {
 	m.rope = tensor.NewRope(hd, cfg.RopeTheta)
 	m.attn = tensor.Attention{H: cfg.NumHeads, KV: cfg.NumKVHeads, HD: hd}
 	m.Pool = tensor.NewPool(opt.Threads)
-	m.bf16Act = opt.BF16Activations
+	// Only bf16 weights have a bf16 product; other checkpoints ignore it.
+	m.bf16Act = opt.BF16Activations && len(m.Layers) > 0 && m.Layers[0].Q.DType == tensor.BF16
 	return m, nil
 }
 
