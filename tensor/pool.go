@@ -2,6 +2,7 @@ package tensor
 
 import (
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -39,14 +40,16 @@ type Pool struct {
 	// Workers still busy with the current operation.
 	pending atomic.Int32
 
-	// Parking: a worker (or the caller, waiting) that stops spinning sets
-	// its flag and blocks on its channel; whoever clears a set flag with
-	// Swap owes it one token.
-	parked     []atomic.Bool
-	wake       []chan struct{}
-	callerPark atomic.Bool
-	doneCh     chan struct{}
-	closed     atomic.Bool
+	// Parking: a worker that stops spinning sets its flag and blocks on
+	// its channel; whoever clears a set flag with Swap owes it one token.
+	parked []atomic.Bool
+	wake   []chan struct{}
+	closed atomic.Bool
+	// The caller, once it stops spinning, waits on done for pending to
+	// reach 0. A condition variable, not a token: a signal from a worker
+	// that was slow to finish the previous operation must not count.
+	mu   sync.Mutex
+	done *sync.Cond
 
 	fn  funcJob       // reusable adapter for For
 	mm  matmulJob     // reusable job for MatMul
@@ -64,8 +67,8 @@ func NewPool(threads int) *Pool {
 	if threads <= 0 {
 		threads = runtime.NumCPU()
 	}
-	p := &Pool{threads: threads, wake: make([]chan struct{}, threads),
-		parked: make([]atomic.Bool, threads), doneCh: make(chan struct{}, 1)}
+	p := &Pool{threads: threads, wake: make([]chan struct{}, threads), parked: make([]atomic.Bool, threads)}
+	p.done = sync.NewCond(&p.mu)
 	for w := 1; w < threads; w++ {
 		p.wake[w] = make(chan struct{}, 1)
 		go p.worker(w)
@@ -127,8 +130,10 @@ func (p *Pool) worker(w int) {
 		}
 		seen = p.gen.Load()
 		p.drain(w)
-		if p.pending.Add(-1) == 0 && p.callerPark.Swap(false) {
-			p.doneCh <- struct{}{}
+		if p.pending.Add(-1) == 0 {
+			p.mu.Lock()
+			p.done.Signal()
+			p.mu.Unlock()
 		}
 	}
 }
@@ -171,10 +176,11 @@ func (p *Pool) Run(n, grain int, job Job) {
 	}
 	p.drain(0)
 	if !spin(func() bool { return p.pending.Load() == 0 }) {
-		p.callerPark.Store(true)
-		if p.pending.Load() != 0 || !p.callerPark.Swap(false) {
-			<-p.doneCh
+		p.mu.Lock()
+		for p.pending.Load() != 0 {
+			p.done.Wait()
 		}
+		p.mu.Unlock()
 	}
 	p.job = nil
 }

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func randVec(r *rand.Rand, n int) []float32 {
@@ -166,5 +168,32 @@ func TestPoolCoversRange(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// countJob counts the items it ran.
+type countJob struct{ n atomic.Int64 }
+
+func (j *countJob) Run(_, lo, hi int) { j.n.Add(int64(hi - lo)) }
+
+// Many short operations back to back, with more workers than cores so
+// that some are descheduled mid-handshake and others park: every Run
+// returns only when all of its items ran, and none hangs.
+func TestPoolManyShortRuns(t *testing.T) {
+	for _, threads := range []int{2, 5} {
+		p := NewPool(threads)
+		var j countJob
+		for i := 0; i < 20000; i++ {
+			n := 2 + i%37
+			j.n.Store(0)
+			p.Run(n, 1, &j)
+			if got := j.n.Load(); got != int64(n) {
+				t.Fatalf("threads=%d run %d: %d of %d items done when Run returned", threads, i, got, n)
+			}
+			if i%5000 == 4999 {
+				time.Sleep(300 * time.Microsecond) // let workers park
+			}
+		}
+		p.Close()
 	}
 }
