@@ -118,7 +118,11 @@ func (p *Pool) worker(w int) {
 
 	for {
 		if !spin(func() bool { return p.gen.Load() != seen }) {
-			p.parked[w].Store(true)
+			// Swap, not Store: the flag must be visible before gen is
+			// read (Run writes gen, then reads the flag). A plain
+			// store-release may pass the load under emulation (qemu on
+			// x86 hung a test that way); a read-modify-write cannot.
+			p.parked[w].Swap(true)
 			if p.gen.Load() == seen || !p.parked[w].Swap(false) {
 				// Parked, or Run already cleared the flag: either way a
 				// token is on its way.
