@@ -40,16 +40,14 @@ type Pool struct {
 	// Workers still busy with the current operation.
 	pending atomic.Int32
 
-	// Parking: a worker that stops spinning sets its flag and blocks on
-	// its channel; whoever clears a set flag with Swap owes it one token.
-	parked []atomic.Bool
-	wake   []chan struct{}
 	closed atomic.Bool
-	// The caller, once it stops spinning, waits on done for pending to
-	// reach 0. A condition variable, not a token: a signal from a worker
-	// that was slow to finish the previous operation must not count.
-	mu   sync.Mutex
-	done *sync.Cond
+	// Parking, once spinning stops: workers wait on start for gen to
+	// change, the caller on done for pending to reach 0. Both predicates
+	// are checked under mu and gen only changes under mu, so no wake-up
+	// is lost and a late signal from a previous operation does not count.
+	mu    sync.Mutex
+	start *sync.Cond
+	done  *sync.Cond
 
 	fn  funcJob       // reusable adapter for For
 	mm  matmulJob     // reusable job for MatMul
@@ -67,10 +65,9 @@ func NewPool(threads int) *Pool {
 	if threads <= 0 {
 		threads = runtime.NumCPU()
 	}
-	p := &Pool{threads: threads, wake: make([]chan struct{}, threads), parked: make([]atomic.Bool, threads)}
-	p.done = sync.NewCond(&p.mu)
+	p := &Pool{threads: threads}
+	p.start, p.done = sync.NewCond(&p.mu), sync.NewCond(&p.mu)
 	for w := 1; w < threads; w++ {
-		p.wake[w] = make(chan struct{}, 1)
 		go p.worker(w)
 	}
 	return p
@@ -84,12 +81,10 @@ func (p *Pool) Close() {
 	if p.closed.Swap(true) {
 		return
 	}
+	p.mu.Lock()
 	p.gen.Add(1)
-	for w := 1; w < p.threads; w++ {
-		if p.parked[w].Swap(false) {
-			p.wake[w] <- struct{}{}
-		}
-	}
+	p.start.Broadcast()
+	p.mu.Unlock()
 }
 
 // spin polls cond until it is true or spinWait has passed; it reports
@@ -115,19 +110,13 @@ func spin(cond func() bool) bool {
 
 func (p *Pool) worker(w int) {
 	var seen uint64 // gen starts at 0; Run may have begun before this goroutine
-
 	for {
 		if !spin(func() bool { return p.gen.Load() != seen }) {
-			// Swap, not Store: the flag must be visible before gen is
-			// read (Run writes gen, then reads the flag). A plain
-			// store-release may pass the load under emulation (qemu on
-			// x86 hung a test that way); a read-modify-write cannot.
-			p.parked[w].Swap(true)
-			if p.gen.Load() == seen || !p.parked[w].Swap(false) {
-				// Parked, or Run already cleared the flag: either way a
-				// token is on its way.
-				<-p.wake[w]
+			p.mu.Lock()
+			for p.gen.Load() == seen {
+				p.start.Wait()
 			}
+			p.mu.Unlock()
 		}
 		if p.closed.Load() {
 			return
@@ -172,12 +161,10 @@ func (p *Pool) Run(n, grain int, job Job) {
 	p.job, p.n, p.grain = job, n, grain
 	p.next.Store(0)
 	p.pending.Store(int32(p.threads - 1))
+	p.mu.Lock()
 	p.gen.Add(1) // publishes the fields above to the workers
-	for w := 1; w < p.threads; w++ {
-		if p.parked[w].Swap(false) {
-			p.wake[w] <- struct{}{}
-		}
-	}
+	p.start.Broadcast()
+	p.mu.Unlock()
 	p.drain(0)
 	if !spin(func() bool { return p.pending.Load() == 0 }) {
 		p.mu.Lock()
