@@ -168,7 +168,8 @@ func (a *Attention) group(worker int, s *AttnSeg, g int) {
 	asm.MatMulNNF32(s.Out[g*rep*hd:], hd, sc, kp, s.V[g*hd:], kvd, rep, hd, end)
 }
 
-// softmaxRows scales and normalises rows of scores (stride kp): row i sees
+// softmaxRows scales and normalises rows of scores (stride kp, a multiple
+// of 16 only to keep rows aligned; P·V reads the first end): row i sees
 // causal+i keys (all end keys when causal is 0: rows of one token), and the
 // rest of the row up to end is zeroed so that P·V adds exact zeros.
 func (a *Attention) softmaxRows(sc []float32, kp, rows, end, causal int) {
@@ -181,7 +182,7 @@ func (a *Attention) softmaxRows(sc []float32, kp, rows, end, causal int) {
 		row := sc[i*kp : (i+1)*kp]
 		asm.ScaleF32(scale, row[:ctx])
 		SoftmaxInPlace(row[:ctx])
-		clear(row[ctx:])
+		clear(row[ctx:end])
 	}
 }
 
