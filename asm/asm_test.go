@@ -180,7 +180,7 @@ func TestMatMul(t *testing.T) {
 			// m > 16 takes the x-stationary order when an x tile fits L1
 			// (k ≤ 1536), the x-block order otherwise.
 			for _, s := range [][3]int{{1, 37, 1024}, {9, 13, 1024}, {4, 8, 2048}, {5, 7, 4099}, {13, 5, 777},
-				{40, 37, 300}, {33, 70, 1031}, {64, 5, 16}, {24, 19, 3000}} {
+				{40, 37, 300}, {33, 70, 1031}, {64, 5, 16}, {24, 19, 3000}, {21, 9, 4864}} {
 				checkMMCase(t, c, r, s[0], s[1], s[2])
 			}
 		}
@@ -194,7 +194,9 @@ func TestMatMulInvariance(t *testing.T) {
 	forEachLevel(t, func(t *testing.T) {
 		for _, c := range mmCases {
 			r := rand.New(rand.NewPCG(3, 4))
-			for _, sh := range [][2]int{{7, 11}, {16, 11}, {100, 11}, {300, 11}, {1024, 11}, {1031, 11}, {300, 40}, {1031, 40}} {
+			for _, sh := range [][2]int{{7, 11}, {16, 11}, {100, 11}, {300, 11}, {1024, 11}, {1031, 11}, {300, 40}, {1031, 40},
+				// k split into parts for m > 16 (x tiles over all of k do not fit L1).
+				{3000, 40}, {4864, 24}} {
 				kk, m, n := sh[0], sh[1], 23
 				x := randF32(r, m*kk, 1)
 				w := randF32(r, n*kk, 1)

@@ -89,8 +89,10 @@ func TestPerfReport(t *testing.T) {
 	}
 	for _, th := range []int{1, 2} {
 		for _, dtype := range []string{"f32", "bf16", "f16", "bf16bf16"} {
-			for _, m := range []int{128, 512} {
-				n, kk := 3072, 1024
+			// The last shape is Qwen2.5-0.5B's down projection: its k is
+			// split into parts whose x tiles fit L1.
+			for _, sh := range [][3]int{{128, 3072, 1024}, {512, 3072, 1024}, {512, 896, 4864}} {
+				m, n, kk := sh[0], sh[1], sh[2]
 				w := newBenchW(dtype, n*kk)
 				x := randF32(rand.New(rand.NewPCG(2, 2)), m*kk, 1)
 				xb := toBF16(x)
@@ -111,7 +113,7 @@ func TestPerfReport(t *testing.T) {
 						split(th, n, func(r0, r1 int) { w.mm(y, x, xb, m, n, kk, 0, r0, r1) })
 					})/1e9)
 				}
-				fmt.Printf("matmul %-8s m=%-3d n=%d k=%d threads=%d: %5.0f GFLOP/s of %5.0f peak = %.2f\n",
+				fmt.Printf("matmul %-8s m=%-3d n=%-4d k=%-4d threads=%d: %5.0f GFLOP/s of %5.0f peak = %.2f\n",
 					dtype, m, n, kk, th, rate, peak, rate/peak)
 			}
 		}

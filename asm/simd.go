@@ -2,7 +2,10 @@
 
 package asm
 
-import "unsafe"
+import (
+	"sync"
+	"unsafe"
+)
 
 // tileFn is a register-tiled micro-kernel over mr rows of x and nr rows of
 // w (mr, nr given by its place in a tileSet): it writes the lane-reduced
@@ -11,6 +14,20 @@ type tileFn = func(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr,
 
 // tileSet[mr-1][nr-1] is the mr×nr micro-kernel.
 type tileSet [][]tileFn
+
+// ksTileFn is a tileFn over one part of a split k: it carries its whole
+// accumulator vectors in st (64 bytes each, row-major over the mr×nr tile);
+// phase bit 0 loads them from st instead of starting from zero, bit 1
+// reduces them into y instead of saving them. The parts of a split product
+// so give the same bits as the whole.
+type ksTileFn = func(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+// ksTileSet[mr-1][nr-1] is the mr×nr k-split micro-kernel.
+type ksTileSet [][]ksTileFn
+
+// ksState holds the accumulators of the k-split tiles of one block of w
+// rows: pooled, so a product allocates nothing once warm.
+var ksState = sync.Pool{New: func() any { return new([]float32) }}
 
 // vecKernels is the SIMD kernel set of one level.
 type vecKernels struct {
@@ -29,7 +46,9 @@ type vecKernels struct {
 	f32, bf16 tileSet
 	f16       tileSet
 	bf16dp    tileSet // VDPBF16PS tiles over 32-wide k blocks; nil if absent
-	mvBF16DP  tileFn  // its 1×mvRows matrix-vector tile
+	// The same tiles over parts of a split k; nil if absent.
+	ksF32, ksBF16, ksF16, ksBF16DP ksTileSet
+	mvBF16DP                       tileFn // its 1×mvRows matrix-vector tile
 	// Prefetching mr×4 tiles ([mr-1][0]) for small m, nil if absent.
 	pfF32, pfBF16, pfF16 tileSet
 	// Matrix-vector kernels: one x row times mvRows w rows.
@@ -260,7 +279,9 @@ const (
 // block width of ts, xs and ws the element sizes of x and w in bytes. For
 // m = 1 it runs mv (1×mvRows) first when given: a matrix-vector product is
 // bound by memory, and more rows at once keep more DRAM streams in flight.
-func driveMM(ts tileSet, pf tileSet, mv tileFn, mvRows int, kb int, y []float32, ldy int, xp unsafe.Pointer, xs, ldx int, wp unsafe.Pointer, ws, ldw int, m, n, kk int) {
+// ks, when given, are ts over parts of a split k: with them the
+// x-stationary order also serves a kk too long for an x tile in L1.
+func driveMM(ts tileSet, ks ksTileSet, pf tileSet, mv tileFn, mvRows int, kb int, y []float32, ldy int, xp unsafe.Pointer, xs, ldx int, wp unsafe.Pointer, ws, ldw int, m, n, kk int) {
 	mrMax, nrMax := len(ts), len(ts[0])
 	nblk := uintptr(kk / kb)
 	mb := m
@@ -285,6 +306,17 @@ func driveMM(ts tileSet, pf tileSet, mv tileFn, mvRows int, kb int, y []float32,
 	}
 	if m > smallM || nrMax != 4 {
 		pf = nil
+	}
+	// kc k blocks of an x tile at a time: all of them if they fit L1,
+	// else (with ks) equal parts that do.
+	kc := int(nblk)
+	if fit := max(1, xTileBytes/(mrMax*kb*xs)); kc > fit && ks != nil {
+		parts := (kc + fit - 1) / fit
+		kc = (kc + parts - 1) / parts
+	}
+	if m > smallM && kc < int(nblk) {
+		driveKS(ks, kc, kb, y, ldy, xp, xs, ldx, wp, ws, ldw, m, n, kk)
+		return
 	}
 	if m > smallM && mrMax*kk*xs <= xTileBytes {
 		// x-stationary: an mr-row tile of x stays in L1 while a block of
@@ -321,12 +353,55 @@ func driveMM(ts tileSet, pf tileSet, mv tileFn, mvRows int, kb int, y []float32,
 	}
 }
 
+// driveKS is driveMM's x-stationary order for a kk whose x tile does not
+// fit L1: per x tile, k goes in parts of kc blocks, each part's x tile
+// staying in L1 while the block of w rows (whole k, sized for L2) streams
+// under it, and the tiles carry their accumulators from part to part.
+func driveKS(ks ksTileSet, kc, kb int, y []float32, ldy int, xp unsafe.Pointer, xs, ldx int, wp unsafe.Pointer, ws, ldw int, m, n, kk int) {
+	mrMax, nrMax := len(ks), len(ks[0])
+	nblk := kk / kb
+	nbw := max(nrMax, wBlockBytes/max(1, kk*ws)/nrMax*nrMax)
+	// 64 bytes per accumulator, 64-byte aligned.
+	per := mrMax * nrMax * 16
+	sp := ksState.Get().(*[]float32)
+	if need := (nbw+nrMax-1)/nrMax*per + 16; len(*sp) < need {
+		*sp = make([]float32, need)
+	}
+	st := unsafe.Pointer(&(*sp)[0])
+	st = unsafe.Add(st, (64-uintptr(st)%64)%64)
+	yp := p32(y)
+	bx, bw, by := uintptr(ldx*xs), uintptr(ldw*ws), uintptr(ldy*4)
+	for w0 := 0; w0 < n; w0 += nbw {
+		w1 := min(n, w0+nbw)
+		for t := 0; t < m; t += mrMax {
+			mr := min(mrMax, m-t)
+			for k0 := 0; k0 < nblk; k0 += kc {
+				nb := min(kc, nblk-k0)
+				var phase uintptr
+				if k0 > 0 {
+					phase |= 1
+				}
+				if k0+nb == nblk {
+					phase |= 2
+				}
+				xt := unsafe.Add(xp, (t*ldx+k0*kb)*xs)
+				for j, r0 := 0, w0; r0 < w1; j, r0 = j+1, r0+nrMax {
+					nr := min(nrMax, w1-r0)
+					ks[mr-1][nr-1](xt, bx, unsafe.Add(wp, (r0*ldw+k0*kb)*ws), bw, unsafe.Add(yp, (t*ldy+r0)*4), by,
+						uintptr(nb), unsafe.Add(st, j*per*4), phase)
+				}
+			}
+		}
+	}
+	ksState.Put(sp)
+}
+
 func (v *vecKernels) matMulF32(y []float32, ldy int, x []float32, ldx int, w []float32, ldw int, m, n, kk int) {
 	checkMM(len(y), ldy, len(x), ldx, len(w), ldw, m, n, kk)
 	if m == 0 || n == 0 {
 		return
 	}
-	driveMM(v.f32, v.pfF32, v.mvF32, v.mvRows, v.lanes, y, ldy, p32(x), 4, ldx, p32(w), 4, ldw, m, n, kk)
+	driveMM(v.f32, v.ksF32, v.pfF32, v.mvF32, v.mvRows, v.lanes, y, ldy, p32(x), 4, ldx, p32(w), 4, ldw, m, n, kk)
 	if k0 := kk - kk%v.lanes; k0 < kk {
 		for t := 0; t < m; t++ {
 			xr := x[t*ldx+k0 : t*ldx+kk]
@@ -381,7 +456,7 @@ func (v *vecKernels) matMulBF16(y []float32, ldy int, x []float32, ldx int, w []
 	if m == 0 || n == 0 {
 		return
 	}
-	driveMM(v.bf16, v.pfBF16, v.mvBF16, v.mvRows, v.lanes, y, ldy, p32(x), 4, ldx, p16(w), 2, ldw, m, n, kk)
+	driveMM(v.bf16, v.ksBF16, v.pfBF16, v.mvBF16, v.mvRows, v.lanes, y, ldy, p32(x), 4, ldx, p16(w), 2, ldw, m, n, kk)
 	if k0 := kk - kk%v.lanes; k0 < kk {
 		for t := 0; t < m; t++ {
 			xr := x[t*ldx+k0 : t*ldx+kk]
@@ -402,7 +477,7 @@ func (v *vecKernels) matMulF16(y []float32, ldy int, x []float32, ldx int, w []u
 	if m == 0 || n == 0 {
 		return
 	}
-	driveMM(v.f16, v.pfF16, v.mvF16, v.mvRows, v.lanes, y, ldy, p32(x), 4, ldx, p16(w), 2, ldw, m, n, kk)
+	driveMM(v.f16, v.ksF16, v.pfF16, v.mvF16, v.mvRows, v.lanes, y, ldy, p32(x), 4, ldx, p16(w), 2, ldw, m, n, kk)
 	if k0 := kk - kk%v.lanes; k0 < kk {
 		for t := 0; t < m; t++ {
 			xr := x[t*ldx+k0 : t*ldx+kk]
@@ -423,7 +498,7 @@ func (v *vecKernels) matMulBF16BF16(y []float32, ldy int, x []uint16, ldx int, w
 	if m == 0 || n == 0 {
 		return
 	}
-	driveMM(v.bf16dp, nil, v.mvBF16DP, v.mvRows, 32, y, ldy, p16(x), 2, ldx, p16(w), 2, ldw, m, n, kk)
+	driveMM(v.bf16dp, v.ksBF16DP, nil, v.mvBF16DP, v.mvRows, 32, y, ldy, p16(x), 2, ldx, p16(w), 2, ldw, m, n, kk)
 	if k0 := kk - kk%32; k0 < kk {
 		for t := 0; t < m; t++ {
 			xr := x[t*ldx+k0 : t*ldx+kk]

@@ -515,6 +515,417 @@ var tilesPFF32_avx512 = tileSet{
 }
 
 //go:noescape
+func mmBF16DP_avx512_1x1_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16DP_avx512_1x2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16DP_avx512_1x3_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16DP_avx512_1x4_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16DP_avx512_2x1_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16DP_avx512_2x2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16DP_avx512_2x3_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16DP_avx512_2x4_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16DP_avx512_3x1_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16DP_avx512_3x2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16DP_avx512_3x3_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16DP_avx512_3x4_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16DP_avx512_4x1_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16DP_avx512_4x2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16DP_avx512_4x3_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16DP_avx512_4x4_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16_avx2_1x1_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16_avx2_1x2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16_avx2_1x3_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16_avx2_1x4_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16_avx2_2x1_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16_avx2_2x2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16_avx2_2x3_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16_avx2_2x4_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16_avx2_3x1_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16_avx2_3x2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16_avx2_3x3_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16_avx2_3x4_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16_avx512_1x1_u2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16_avx512_1x2_u2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16_avx512_1x3_u2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16_avx512_1x4_u2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16_avx512_2x1_u2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16_avx512_2x2_u2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16_avx512_2x3_u2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16_avx512_2x4_u2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16_avx512_3x1_u2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16_avx512_3x2_u2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16_avx512_3x3_u2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16_avx512_3x4_u2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16_avx512_4x1_u2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16_avx512_4x2_u2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16_avx512_4x3_u2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16_avx512_4x4_u2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16_avx512_5x1_u2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16_avx512_5x2_u2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16_avx512_5x3_u2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16_avx512_5x4_u2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF16_avx2_1x1_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF16_avx2_1x2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF16_avx2_1x3_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF16_avx2_1x4_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF16_avx2_2x1_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF16_avx2_2x2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF16_avx2_2x3_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF16_avx2_2x4_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF16_avx2_3x1_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF16_avx2_3x2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF16_avx2_3x3_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF16_avx2_3x4_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF16_avx512_1x1_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF16_avx512_1x2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF16_avx512_1x3_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF16_avx512_1x4_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF16_avx512_2x1_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF16_avx512_2x2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF16_avx512_2x3_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF16_avx512_2x4_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF16_avx512_3x1_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF16_avx512_3x2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF16_avx512_3x3_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF16_avx512_3x4_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF16_avx512_4x1_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF16_avx512_4x2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF16_avx512_4x3_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF16_avx512_4x4_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF16_avx512_5x1_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF16_avx512_5x2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF16_avx512_5x3_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF16_avx512_5x4_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF16_avx512_6x1_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF16_avx512_6x2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF16_avx512_6x3_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF16_avx512_6x4_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF32_avx2_1x1_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF32_avx2_1x2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF32_avx2_1x3_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF32_avx2_1x4_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF32_avx2_2x1_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF32_avx2_2x2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF32_avx2_2x3_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF32_avx2_2x4_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF32_avx2_3x1_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF32_avx2_3x2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF32_avx2_3x3_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF32_avx2_3x4_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF32_avx512_1x1_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF32_avx512_1x2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF32_avx512_1x3_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF32_avx512_1x4_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF32_avx512_2x1_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF32_avx512_2x2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF32_avx512_2x3_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF32_avx512_2x4_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF32_avx512_3x1_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF32_avx512_3x2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF32_avx512_3x3_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF32_avx512_3x4_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF32_avx512_4x1_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF32_avx512_4x2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF32_avx512_4x3_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF32_avx512_4x4_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF32_avx512_5x1_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF32_avx512_5x2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF32_avx512_5x3_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF32_avx512_5x4_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF32_avx512_6x1_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF32_avx512_6x2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF32_avx512_6x3_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmF32_avx512_6x4_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+var tilesKSBF16DP_avx512 = ksTileSet{
+	{mmBF16DP_avx512_1x1_ks, mmBF16DP_avx512_1x2_ks, mmBF16DP_avx512_1x3_ks, mmBF16DP_avx512_1x4_ks},
+	{mmBF16DP_avx512_2x1_ks, mmBF16DP_avx512_2x2_ks, mmBF16DP_avx512_2x3_ks, mmBF16DP_avx512_2x4_ks},
+	{mmBF16DP_avx512_3x1_ks, mmBF16DP_avx512_3x2_ks, mmBF16DP_avx512_3x3_ks, mmBF16DP_avx512_3x4_ks},
+	{mmBF16DP_avx512_4x1_ks, mmBF16DP_avx512_4x2_ks, mmBF16DP_avx512_4x3_ks, mmBF16DP_avx512_4x4_ks},
+}
+
+var tilesKSBF16_avx2 = ksTileSet{
+	{mmBF16_avx2_1x1_ks, mmBF16_avx2_1x2_ks, mmBF16_avx2_1x3_ks, mmBF16_avx2_1x4_ks},
+	{mmBF16_avx2_2x1_ks, mmBF16_avx2_2x2_ks, mmBF16_avx2_2x3_ks, mmBF16_avx2_2x4_ks},
+	{mmBF16_avx2_3x1_ks, mmBF16_avx2_3x2_ks, mmBF16_avx2_3x3_ks, mmBF16_avx2_3x4_ks},
+}
+
+var tilesKSBF16_avx512 = ksTileSet{
+	{mmBF16_avx512_1x1_u2_ks, mmBF16_avx512_1x2_u2_ks, mmBF16_avx512_1x3_u2_ks, mmBF16_avx512_1x4_u2_ks},
+	{mmBF16_avx512_2x1_u2_ks, mmBF16_avx512_2x2_u2_ks, mmBF16_avx512_2x3_u2_ks, mmBF16_avx512_2x4_u2_ks},
+	{mmBF16_avx512_3x1_u2_ks, mmBF16_avx512_3x2_u2_ks, mmBF16_avx512_3x3_u2_ks, mmBF16_avx512_3x4_u2_ks},
+	{mmBF16_avx512_4x1_u2_ks, mmBF16_avx512_4x2_u2_ks, mmBF16_avx512_4x3_u2_ks, mmBF16_avx512_4x4_u2_ks},
+	{mmBF16_avx512_5x1_u2_ks, mmBF16_avx512_5x2_u2_ks, mmBF16_avx512_5x3_u2_ks, mmBF16_avx512_5x4_u2_ks},
+}
+
+var tilesKSF16_avx2 = ksTileSet{
+	{mmF16_avx2_1x1_ks, mmF16_avx2_1x2_ks, mmF16_avx2_1x3_ks, mmF16_avx2_1x4_ks},
+	{mmF16_avx2_2x1_ks, mmF16_avx2_2x2_ks, mmF16_avx2_2x3_ks, mmF16_avx2_2x4_ks},
+	{mmF16_avx2_3x1_ks, mmF16_avx2_3x2_ks, mmF16_avx2_3x3_ks, mmF16_avx2_3x4_ks},
+}
+
+var tilesKSF16_avx512 = ksTileSet{
+	{mmF16_avx512_1x1_ks, mmF16_avx512_1x2_ks, mmF16_avx512_1x3_ks, mmF16_avx512_1x4_ks},
+	{mmF16_avx512_2x1_ks, mmF16_avx512_2x2_ks, mmF16_avx512_2x3_ks, mmF16_avx512_2x4_ks},
+	{mmF16_avx512_3x1_ks, mmF16_avx512_3x2_ks, mmF16_avx512_3x3_ks, mmF16_avx512_3x4_ks},
+	{mmF16_avx512_4x1_ks, mmF16_avx512_4x2_ks, mmF16_avx512_4x3_ks, mmF16_avx512_4x4_ks},
+	{mmF16_avx512_5x1_ks, mmF16_avx512_5x2_ks, mmF16_avx512_5x3_ks, mmF16_avx512_5x4_ks},
+	{mmF16_avx512_6x1_ks, mmF16_avx512_6x2_ks, mmF16_avx512_6x3_ks, mmF16_avx512_6x4_ks},
+}
+
+var tilesKSF32_avx2 = ksTileSet{
+	{mmF32_avx2_1x1_ks, mmF32_avx2_1x2_ks, mmF32_avx2_1x3_ks, mmF32_avx2_1x4_ks},
+	{mmF32_avx2_2x1_ks, mmF32_avx2_2x2_ks, mmF32_avx2_2x3_ks, mmF32_avx2_2x4_ks},
+	{mmF32_avx2_3x1_ks, mmF32_avx2_3x2_ks, mmF32_avx2_3x3_ks, mmF32_avx2_3x4_ks},
+}
+
+var tilesKSF32_avx512 = ksTileSet{
+	{mmF32_avx512_1x1_ks, mmF32_avx512_1x2_ks, mmF32_avx512_1x3_ks, mmF32_avx512_1x4_ks},
+	{mmF32_avx512_2x1_ks, mmF32_avx512_2x2_ks, mmF32_avx512_2x3_ks, mmF32_avx512_2x4_ks},
+	{mmF32_avx512_3x1_ks, mmF32_avx512_3x2_ks, mmF32_avx512_3x3_ks, mmF32_avx512_3x4_ks},
+	{mmF32_avx512_4x1_ks, mmF32_avx512_4x2_ks, mmF32_avx512_4x3_ks, mmF32_avx512_4x4_ks},
+	{mmF32_avx512_5x1_ks, mmF32_avx512_5x2_ks, mmF32_avx512_5x3_ks, mmF32_avx512_5x4_ks},
+	{mmF32_avx512_6x1_ks, mmF32_avx512_6x2_ks, mmF32_avx512_6x3_ks, mmF32_avx512_6x4_ks},
+}
+
+//go:noescape
 func dotF32_avx512(a, b unsafe.Pointer, nblk uintptr) float32
 
 //go:noescape

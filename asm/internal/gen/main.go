@@ -98,7 +98,16 @@ func header2D(b *buf, name, count string) {
 // nr rows of w over nblk blocks of `lanes` (or 32 for bf16dp) k values.
 //
 // func name(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
-func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int) string {
+//
+// With ks (k split) the kernel runs one part of k and carries its
+// accumulators, whole vectors, in st (64 bytes each, acc(t, r) at
+// 64·(t·nr+r)): phase bit 0 loads them from st instead of zeroing them,
+// bit 1 reduces them into y instead of saving them to st. Every lane so
+// keeps one fused multiply-add chain over all of k, and the parts of a
+// split product give the bits of the whole one.
+//
+// func name(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int, ks bool) string {
 	name := fmt.Sprintf("mm%s_%s_%dx%d", dt.name, s.name, mr, nr)
 	if dp {
 		name = fmt.Sprintf("mmBF16DP_%s_%dx%d", s.name, mr, nr)
@@ -111,6 +120,12 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int) string {
 	}
 	if pf < 0 {
 		name += "_pfnext"
+	}
+	if ks {
+		if pf != 0 || nr > 4 {
+			panic("k-split shape")
+		}
+		name += "_ks"
 	}
 	// AVX-512 bf16 tiles over two k blocks (one 64-byte line of a w row)
 	// widen with VPERMW: words 2j+1 of the result take w[16u+j] and the
@@ -129,7 +144,15 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int) string {
 	if nr > 4 && mr > 1 || nr > 24 {
 		panic("tile shape")
 	}
-	header2D(b, name, "nblk")
+	if ks {
+		b.p("// func %s(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)", name)
+		b.p("TEXT ·%s(SB), NOSPLIT, $0-72", name)
+		for i, a := range []struct{ arg, reg string }{{"x", "SI"}, {"ldx", "AX"}, {"w", "DI"}, {"ldw", "BX"}, {"y", "R8"}, {"ldy", "R9"}, {"nblk", "R10"}} {
+			b.p("\tMOVQ %s+%d(FP), %s", a.arg, 8*i, a.reg)
+		}
+	} else {
+		header2D(b, name, "nblk")
+	}
 	b.p("\tLEAQ (AX)(AX*2), DX")
 	b.p("\tLEAQ (BX)(BX*2), CX")
 	b.p("\tLEAQ (R9)(R9*2), R11")
@@ -182,6 +205,18 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int) string {
 		xr = func(t int) int { return 12 + t }
 		wr = func(r int) int { return 15 }
 	}
+	if ks {
+		b.p("\tTESTQ $1, phase+64(FP)")
+		b.p("\tJEQ zero")
+		b.p("\tMOVQ st+56(FP), R12")
+		for t := 0; t < mr; t++ {
+			for r := 0; r < nr; r++ {
+				b.p("\tVMOVUPS %d(R12), %s", 64*(t*nr+r), s.r(acc(t, r)))
+			}
+		}
+		b.p("\tJMP ready")
+		b.p("zero:")
+	}
 	for t := 0; t < mr; t++ {
 		for r := 0; r < nr; r++ {
 			a := s.r(acc(t, r))
@@ -191,6 +226,9 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int) string {
 				b.p("\tVXORPS %s, %s, %s", a, a, a)
 			}
 		}
+	}
+	if ks {
+		b.p("ready:")
 	}
 	xstep, wstep := s.lanes*4, s.lanes*dt.size
 	if dp {
@@ -277,6 +315,19 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int) string {
 	b.p("\tDECQ R10")
 	b.p("\tJNE loop")
 	b.p("reduce:")
+	if ks {
+		b.p("\tTESTQ $2, phase+64(FP)")
+		b.p("\tJNE final")
+		b.p("\tMOVQ st+56(FP), R12")
+		for t := 0; t < mr; t++ {
+			for r := 0; r < nr; r++ {
+				b.p("\tVMOVUPS %s, %d(R12)", s.r(acc(t, r)), 64*(t*nr+r))
+			}
+		}
+		b.p("\tVZEROUPPER")
+		b.p("\tRET")
+		b.p("final:")
+	}
 	if s.name == "avx512" {
 		reduce512(b, s, mr, nr, acc)
 	} else {
@@ -452,9 +503,10 @@ func main() {
 	var s, g buf
 	s.p("%s//go:build !purego\n\n#include \"textflag.h\"\n", strings.TrimSuffix(header, "\n"))
 	g.p("%s//go:build !purego\n\npackage asm\n\nimport \"unsafe\"\n", strings.TrimSuffix(header, "\n"))
-	tables := map[string][][]string{}
+	tables := map[string][][]string{}   // tileSet tables
+	ksTables := map[string][][]string{} // ksTileSet tables
 	var mv []string
-	add := func(tab string, mr, nr int, name string) {
+	put := func(tables map[string][][]string, tab string, mr, nr int, name string) {
 		t := tables[tab]
 		for len(t) < mr {
 			t = append(t, nil)
@@ -465,27 +517,31 @@ func main() {
 		t[mr-1][nr-1] = name
 		tables[tab] = t
 	}
+	add := func(tab string, mr, nr int, name string) { put(tables, tab, mr, nr, name) }
+	addKS := func(tab string, mr, nr int, name string) { put(ksTables, tab, mr, nr, name) }
 	for _, is := range []isa{avx512, avx2} {
 		for _, dt := range dtypes {
 			for mr := 1; mr <= mrFor(is, dt); mr++ {
 				for nr := 1; nr <= is.nrMax; nr++ {
-					add(fmt.Sprintf("tiles%s_%s", dt.name, is.name), mr, nr, tile(&s, is, dt, mr, nr, false, 0, unrollFor(is, dt)))
+					add(fmt.Sprintf("tiles%s_%s", dt.name, is.name), mr, nr, tile(&s, is, dt, mr, nr, false, 0, unrollFor(is, dt), false))
+					addKS(fmt.Sprintf("tilesKS%s_%s", dt.name, is.name), mr, nr, tile(&s, is, dt, mr, nr, false, 0, unrollFor(is, dt), true))
 				}
 			}
 		}
 	}
 	for mr := 1; mr <= 4; mr++ {
 		for nr := 1; nr <= 4; nr++ {
-			add("tilesBF16DP_avx512", mr, nr, tile(&s, avx512, dtypes[1], mr, nr, true, 0, 1))
+			add("tilesBF16DP_avx512", mr, nr, tile(&s, avx512, dtypes[1], mr, nr, true, 0, 1, false))
+			addKS("tilesKSBF16DP_avx512", mr, nr, tile(&s, avx512, dtypes[1], mr, nr, true, 0, 1, true))
 		}
 	}
 	// Its matrix-vector tile: 16 rows, each line prefetched 512 bytes ahead.
-	mv = append(mv, tile(&s, avx512, dtypes[1], 1, 16, true, 512, 1))
+	mv = append(mv, tile(&s, avx512, dtypes[1], 1, 16, true, 512, 1, false))
 	// Small-m tiles (batched decode, bound by memory): 4 w rows, prefetching
 	// the next w block.
 	for _, dt := range dtypes {
 		for mr := 1; mr <= 4; mr++ {
-			add(fmt.Sprintf("tilesPF%s_avx512", dt.name), mr, 1, tile(&s, avx512, dt, mr, 4, false, -1, unrollFor(avx512, dt)))
+			add(fmt.Sprintf("tilesPF%s_avx512", dt.name), mr, 1, tile(&s, avx512, dt, mr, 4, false, -1, unrollFor(avx512, dt), false))
 		}
 	}
 	// Matrix-vector kernels (m = 1): many rows at once keep enough DRAM
@@ -501,7 +557,7 @@ func main() {
 				// the decode matrices of Qwen2.5-0.5B (384–768 alike).
 				pf = 512
 			}
-			mv = append(mv, tile(&s, is, dt, 1, nr, false, pf, unrollFor(is, dt)))
+			mv = append(mv, tile(&s, is, dt, 1, nr, false, pf, unrollFor(is, dt), false))
 		}
 	}
 	// NN (outer-product) tiles, 1..6 rows of x by 64 columns.
@@ -525,24 +581,32 @@ func main() {
 	for _, n := range mv {
 		g.p("//go:noescape\nfunc %s(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)\n", n)
 	}
-	var names []string
-	for k := range tables {
-		names = append(names, k)
-	}
-	sortStrings(names)
-	for _, k := range names {
-		for _, row := range tables[k] {
-			for _, n := range row {
-				g.p("//go:noescape\nfunc %s(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)\n", n)
+	for _, set := range []struct {
+		tables    map[string][][]string
+		typ, args string
+	}{
+		{tables, "tileSet", ""},
+		{ksTables, "ksTileSet", ", st unsafe.Pointer, phase uintptr"},
+	} {
+		var names []string
+		for k := range set.tables {
+			names = append(names, k)
+		}
+		sortStrings(names)
+		for _, k := range names {
+			for _, row := range set.tables[k] {
+				for _, n := range row {
+					g.p("//go:noescape\nfunc %s(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr%s)\n", n, set.args)
+				}
 			}
 		}
-	}
-	for _, k := range names {
-		g.p("var %s = tileSet{", k)
-		for _, row := range tables[k] {
-			g.p("{%s},", strings.Join(row, ", "))
+		for _, k := range names {
+			g.p("var %s = %s{", k, set.typ)
+			for _, row := range set.tables[k] {
+				g.p("{%s},", strings.Join(row, ", "))
+			}
+			g.p("}\n")
 		}
-		g.p("}\n")
 	}
 	vec(&s, &g)
 	peak(&s, &g)
