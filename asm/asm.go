@@ -39,10 +39,13 @@
 // products are dot-form register tiles: an mr×nr tile keeps mr·nr vector
 // accumulators (AVX-512 up to 4×4, AVX2 3×4, NEON 4×4), loads each x row
 // and each widened w row once per k block and multiplies every pair. For
-// m > 16 the driver keeps an x tile in L1 (when it fits: kk up to 1536
-// float32) and sweeps a block of w rows that fits L2 under it, so L2 feeds
-// the narrower operand; otherwise it sweeps a block of x rows that fits L2
-// under each 4-row block of w (which stays in L1). m = 1 uses 16-row (AVX-512) / 8-row tiles so that
+// m > 16 the driver keeps an x tile in L1 and sweeps a block of w rows
+// that fits L2 under it, so L2 feeds the narrower operand; when an x tile
+// over all of kk does not fit L1 (amd64: kk above 1024 float32 or 3072
+// bfloat16 values), k goes in equal parts that do, and the tiles save and
+// reload their whole accumulator vectors between parts, which keeps the
+// summation order above. Without such tiles (arm64) it sweeps a block of
+// x rows that fits L2 under each 4-row block of w (which stays in L1). m = 1 uses 16-row (AVX-512) / 8-row tiles so that
 // enough DRAM streams are in flight; m <= 16 uses tiles that prefetch the
 // next w block. bf16 is widened with one zero-masking VPERMW per 16
 // weights (AVX-512: whole 64-byte lines, two k blocks per step; fewer
