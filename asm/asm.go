@@ -41,7 +41,7 @@
 // and each widened w row once per k block and multiplies every pair. For
 // m > 16 the driver keeps an x tile in L1 and sweeps a block of w rows
 // that fits L2 under it, so L2 feeds the narrower operand; when an x tile
-// over all of kk does not fit L1 (amd64: kk above 1024 float32 or 3072
+// over all of kk does not fit L1 (amd64: kk above 1024–1216 float32 or 3072
 // bfloat16 values), k goes in equal parts that do, and the tiles save and
 // reload their whole accumulator vectors between parts, which keeps the
 // summation order above. Without such tiles (arm64) it sweeps a block of
