@@ -44,7 +44,7 @@ func TestPerfReport(t *testing.T) {
 		for _, c := range []struct {
 			dtype string
 			n, kk int
-		}{{"bf16", 3072, 1024}, {"bf16", 151936, 1024}, {"f16", 3072, 1024}, {"f32", 3072, 1024}} {
+		}{{"bf16", 3072, 1024}, {"bf16", 4864, 896}, {"bf16", 151936, 1024}, {"f16", 3072, 1024}, {"f32", 3072, 1024}, {"f32", 4864, 896}} {
 			per := c.n * c.kk
 			w := newBenchW(c.dtype, max(per, 256<<20/(2*per)*per))
 			copies := max(1, len(w.u16)/per+len(w.f32)/per)

@@ -26,16 +26,16 @@ func nnF32_avx512_6x64(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uint
 var nnF32_avx512 = []tileFn{nnF32_avx512_1x64, nnF32_avx512_2x64, nnF32_avx512_3x64, nnF32_avx512_4x64, nnF32_avx512_5x64, nnF32_avx512_6x64}
 
 //go:noescape
-func mmBF16DP_avx512_1x16_pf512(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+func mmBF16DP_avx512_1x16_pf512_hd256(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 
 //go:noescape
-func mmF32_avx512_1x16(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+func mmF32_avx512_1x16_hd256(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 
 //go:noescape
-func mmBF16_avx512_1x16_pf512_u2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+func mmBF16_avx512_1x16_pf512_u2_hd256(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 
 //go:noescape
-func mmF16_avx512_1x16(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+func mmF16_avx512_1x16_hd256(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 
 //go:noescape
 func mmF32_avx2_1x8(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
