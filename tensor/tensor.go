@@ -103,17 +103,112 @@ type matmulJob struct {
 	w    *Mat
 }
 
-func (j *matmulJob) Run(_, lo, hi int) {
-	w, k := j.w, j.w.Cols
-	n := j.w.Rows
+func (j *matmulJob) Run(_, lo, hi int) { mulRows(j.y, j.x, j.m, j.w, lo, hi) }
+
+// mulRows computes columns [lo, hi) of y = x·wᵀ (weight rows lo..hi).
+func mulRows(y, x []float32, m int, w *Mat, lo, hi int) {
+	k, n := w.Cols, w.Rows
 	switch w.DType {
 	case F32:
-		asm.MatMulF32(j.y[lo:], n, j.x, k, w.F32[lo*k:hi*k], k, j.m, hi-lo, k)
+		asm.MatMulF32(y[lo:], n, x, k, w.F32[lo*k:hi*k], k, m, hi-lo, k)
 	case BF16:
-		asm.MatMulBF16(j.y[lo:], n, j.x, k, w.U16[lo*k:hi*k], k, j.m, hi-lo, k)
+		asm.MatMulBF16(y[lo:], n, x, k, w.U16[lo*k:hi*k], k, m, hi-lo, k)
 	case F16:
-		asm.MatMulF16(j.y[lo:], n, j.x, k, w.U16[lo*k:hi*k], k, j.m, hi-lo, k)
+		asm.MatMulF16(y[lo:], n, x, k, w.U16[lo*k:hi*k], k, m, hi-lo, k)
 	}
+}
+
+// mulRowsBF16Act is mulRows for MatMulBF16Act.
+func mulRowsBF16Act(y []float32, xb []uint16, m int, w *Mat, lo, hi int) {
+	k, n := w.Cols, w.Rows
+	asm.MatMulBF16BF16(y[lo:], n, xb, k, w.U16[lo*k:hi*k], k, m, hi-lo, k)
+}
+
+// Product is one output of MatMuls: Y = x·Wᵀ.
+type Product struct {
+	Y []float32
+	W *Mat
+}
+
+// maxProducts bounds the products of one MatMuls call (q, k, v).
+const maxProducts = 3
+
+// multiJob is MatMuls' parallel job: its items are the rows of all the
+// weight matrices, one after another.
+type multiJob struct {
+	x  []float32
+	xb []uint16 // bf16 activations (MatMulsBF16Act), else nil
+	m  int
+	ps [maxProducts]Product
+	np int
+}
+
+func (j *multiJob) Run(_, lo, hi int) {
+	base := 0
+	for i := 0; i < j.np && lo < hi; i++ {
+		p := &j.ps[i]
+		n := p.W.Rows
+		if lo < base+n {
+			e := min(hi, base+n)
+			if j.xb != nil {
+				mulRowsBF16Act(p.Y, j.xb, j.m, p.W, lo-base, e-base)
+			} else {
+				mulRows(p.Y, j.x, j.m, p.W, lo-base, e-base)
+			}
+			lo = e
+		}
+		base += n
+	}
+}
+
+// MatMuls computes several products of the same activations, x ([m, k]),
+// with weight matrices of k columns, as MatMul does each (the same bits)
+// but in one parallel operation: a decode step's q, k and v (or gate and
+// up) projections then cost one hand-off between workers instead of three,
+// and the small k and v matrices do not each leave a core idle at their
+// end. It takes at most 3 products.
+func MatMuls(p *Pool, x []float32, m int, ps ...Product) {
+	runMulti(p, x, nil, m, ps)
+}
+
+// MatMulsBF16Act is MatMuls over activations rounded to bfloat16 (see
+// MatMulBF16Act); every W must be bfloat16.
+func MatMulsBF16Act(p *Pool, xb []uint16, m int, ps ...Product) {
+	for i := range ps {
+		if ps[i].W.DType != BF16 {
+			panic("tensor: MatMulsBF16Act needs bfloat16 weights")
+		}
+	}
+	runMulti(p, nil, xb, m, ps)
+}
+
+func runMulti(p *Pool, x []float32, xb []uint16, m int, ps []Product) {
+	if len(ps) > maxProducts {
+		panic("tensor: MatMuls takes at most 3 products")
+	}
+	if m == 0 || len(ps) == 0 {
+		return
+	}
+	k, rows := ps[0].W.Cols, 0
+	for i := range ps {
+		w := ps[i].W
+		if w.Cols != k {
+			panic("tensor: MatMuls weights differ in columns")
+		}
+		if w.Rows > 0 {
+			_ = ps[i].Y[m*w.Rows-1]
+		}
+		rows += w.Rows
+	}
+	if xb != nil {
+		_ = xb[m*k-1]
+	} else {
+		_ = x[m*k-1]
+	}
+	j := &p.multi
+	j.x, j.xb, j.m, j.np = x, xb, m, copy(j.ps[:], ps)
+	p.Run(rows, p.Grain(rows, 16, 16), j)
+	j.x, j.xb, j.ps = nil, nil, [maxProducts]Product{}
 }
 
 // MatMul computes y = x·wᵀ for m rows: x is [m, w.Cols], y is [m, w.Rows].
@@ -163,10 +258,7 @@ type matmulBF16Job struct {
 	w  *Mat
 }
 
-func (j *matmulBF16Job) Run(_, lo, hi int) {
-	k, n := j.w.Cols, j.w.Rows
-	asm.MatMulBF16BF16(j.y[lo:], n, j.xb, k, j.w.U16[lo*k:hi*k], k, j.m, hi-lo, k)
-}
+func (j *matmulBF16Job) Run(_, lo, hi int) { mulRowsBF16Act(j.y, j.xb, j.m, j.w, lo, hi) }
 
 // MatMulBF16Act is MatMul for bfloat16 weights from activations already
 // rounded to bfloat16 (xb, [m, w.Cols], from ToBF16): every product of two

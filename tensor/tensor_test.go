@@ -93,6 +93,77 @@ func TestMatMulThreadInvariant(t *testing.T) {
 	}
 }
 
+// MatMuls gives the bits of one MatMul (or MatMulBF16Act) per product,
+// whatever the thread count and wherever the matrices meet in its rows.
+func TestMatMuls(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, threads := range []int{1, 2, 3} {
+		p := NewPool(threads)
+		for _, dt := range []DType{F32, BF16, F16} {
+			for _, sh := range [][4]int{{1, 896, 128, 128}, {1, 40, 7, 300}, {3, 64, 64, 0}, {37, 100, 33, 5}} {
+				m, k := sh[0], 96
+				var ps, one []Product
+				for _, n := range sh[1:] {
+					if n == 0 {
+						continue
+					}
+					w := randMat(r, dt, n, k)
+					ps = append(ps, Product{Y: make([]float32, m*n), W: w})
+					one = append(one, Product{Y: make([]float32, m*n), W: w})
+				}
+				x := randVec(r, m*k)
+				xb := ToBF16(p, nil, x)
+				for _, bf16Act := range []bool{false, true} {
+					if bf16Act && dt != BF16 {
+						continue
+					}
+					if bf16Act {
+						MatMulsBF16Act(p, xb, m, ps...)
+					} else {
+						MatMuls(p, x, m, ps...)
+					}
+					for i := range one {
+						if bf16Act {
+							MatMulBF16Act(p, one[i].Y, xb, m, one[i].W)
+						} else {
+							MatMul(p, one[i].Y, x, m, one[i].W)
+						}
+						for e := range one[i].Y {
+							if ps[i].Y[e] != one[i].Y[e] {
+								t.Fatalf("%v bf16act=%v threads=%d shape %v: product %d [%d] = %x, MatMul %x",
+									dt, bf16Act, threads, sh, i, e, math.Float32bits(ps[i].Y[e]), math.Float32bits(one[i].Y[e]))
+							}
+						}
+					}
+				}
+			}
+		}
+		p.Close()
+	}
+}
+
+func TestMatMulsErrors(t *testing.T) {
+	p := NewPool(2)
+	defer p.Close()
+	w := &Mat{DType: F32, Rows: 2, Cols: 3, F32: make([]float32, 6)}
+	v := &Mat{DType: F32, Rows: 2, Cols: 4, F32: make([]float32, 8)}
+	y := make([]float32, 8)
+	for name, f := range map[string]func(){
+		"columns":  func() { MatMuls(p, make([]float32, 4), 1, Product{y, w}, Product{y, v}) },
+		"count":    func() { MatMuls(p, make([]float32, 3), 1, Product{y, w}, Product{y, w}, Product{y, w}, Product{y, w}) },
+		"bf16 act": func() { MatMulsBF16Act(p, make([]uint16, 3), 1, Product{y, w}) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: no panic", name)
+				}
+			}()
+			f()
+		}()
+	}
+}
+
 func TestAttention(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	for _, tc := range []struct{ H, KV, hd int }{{4, 2, 16}, {4, 4, 8}, {6, 1, 32}, {2, 2, 2}} {

@@ -108,6 +108,19 @@ func (m *Model) matmul(y, x []float32, T int, w *tensor.Mat) {
 	tensor.MatMul(m.Pool, y, x, T, w)
 }
 
+// matmuls is matmul for several weights over the same input, in one
+// parallel operation (tensor.MatMuls).
+func (m *Model) matmuls(x []float32, T int, ps ...tensor.Product) {
+	if m.bf16Act && ps[0].W.DType == tensor.BF16 {
+		if len(m.ws.src) != T*ps[0].W.Cols || &m.ws.src[0] != &x[0] {
+			panic("qwen: matmul input was not declared with input")
+		}
+		tensor.MatMulsBF16Act(m.Pool, m.ws.xb, T, ps...)
+		return
+	}
+	tensor.MatMuls(m.Pool, x, T, ps...)
+}
+
 func grow(b []float32, n int) []float32 {
 	if cap(b) < n {
 		return make([]float32, n, n+n/4)
@@ -210,9 +223,7 @@ func (m *Model) Forward(seqs []Seq, req Request) (*Output, error) {
 		// Attention block: h = norm(x); q,k,v projections.
 		tensor.RMSNorm(w.h, x, T, L.AttnNorm, eps)
 		m.input(w.h[:T*D])
-		m.matmul(w.q, w.h, T, &L.Q)
-		m.matmul(w.k, w.h, T, &L.K)
-		m.matmul(w.v, w.h, T, &L.V)
+		m.matmuls(w.h, T, tensor.Product{Y: w.q, W: &L.Q}, tensor.Product{Y: w.k, W: &L.K}, tensor.Product{Y: w.v, W: &L.V})
 		if L.QBias != nil {
 			tensor.AddBias(w.q, T, L.QBias)
 			tensor.AddBias(w.k, T, L.KBias)
@@ -250,8 +261,7 @@ func (m *Model) Forward(seqs []Seq, req Request) (*Output, error) {
 		// MLP block: x += down(silu(gate(h)) * up(h)), h = norm(x).
 		tensor.RMSNorm(w.h, x, T, L.MLPNorm, eps)
 		m.input(w.h[:T*D])
-		m.matmul(w.g, w.h, T, &L.Gate)
-		m.matmul(w.u, w.h, T, &L.Up)
+		m.matmuls(w.h, T, tensor.Product{Y: w.g, W: &L.Gate}, tensor.Product{Y: w.u, W: &L.Up})
 		tensor.SiLUMul(w.g[:T*I], w.u)
 		m.input(w.g[:T*I])
 		m.matmul(w.h, w.g, T, &L.Down)
