@@ -18,12 +18,14 @@ func init() {
 }
 
 func runBench(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("bench", `Usage: latentmas bench [--shape qwen3-0.6b] [--dtype bf16] [--compute f32] [--prompt 512] [--gen 128] [--threads N] [--json]
+	fs := newFlags("bench", `Usage: latentmas bench [--shape qwen3-0.6b] [--dtype bf16] [--compute f32] [--prompt 512] [--gen 128] [--rounds 3] [--threads N] [--json]
 
 Builds a model with random weights and the exact shapes of a real Qwen
 checkpoint (qwen2.5-0.5b, qwen3-0.6b, qwen3-4b) in memory, measures this
 machine's memory read bandwidth and peak FMA/BF16 throughput with the
-project's own kernels, then times a prefill and a greedy decode. Decode is
+project's own kernels, then times a prefill and a greedy decode, in
+rounds that each measure the limits next to their own work (the best
+round against the best limit: steady on a shared machine). Decode is
 reported as a fraction of the bandwidth (weights read per token ÷ time),
 prefill as a fraction of the peak FLOP/s of the arithmetic used: float32
 FMA by default, VDPBF16PS with --compute bf16 (bf16 weights only: the
@@ -35,12 +37,13 @@ bfloat16 PyTorch model; faster, but no longer float32-exact).`, stderr)
 	gen := fs.Int("gen", 128, "decoded tokens")
 	compute := fs.String("compute", "f32", computeHelp)
 	threads := fs.Int("threads", 0, "worker threads (0 = all cores)")
+	rounds := fs.Int("rounds", 3, "rounds; each figure is the best round against the best limit measured")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *prompt < 1 || *gen < 0 {
-		return fmt.Errorf("--prompt must be ≥ 1 and --gen ≥ 0")
+	if *prompt < 1 || *gen < 0 || *rounds < 1 {
+		return fmt.Errorf("--prompt and --rounds must be ≥ 1 and --gen ≥ 0")
 	}
 	dt, err := bench.ParseDType(*dtype)
 	if err != nil {
@@ -56,13 +59,14 @@ bfloat16 PyTorch model; faster, but no longer float32-exact).`, stderr)
 		return err
 	}
 	defer m.Close()
-	fmt.Fprintf(stderr, "measuring machine limits with %d threads...\n", m.Pool.Threads())
-	lim := bench.MeasureLimits(m.Pool.Threads())
-	fmt.Fprintf(stderr, "prefill %d tokens, decode %d tokens...\n", *prompt, *gen)
-	r, err := bench.RunModel(m, *shape, *prompt, *gen, lim)
+	r, err := bench.RunModel(m, *shape, *prompt, *gen, *rounds, func(round int) {
+		fmt.Fprintf(stderr, "round %d/%d: machine limits with %d threads, prefill %d tokens, decode %d tokens...\n",
+			round+1, *rounds, m.Pool.Threads(), *prompt, *gen)
+	})
 	if err != nil {
 		return err
 	}
+	lim := r.Limits
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(r)
 	}

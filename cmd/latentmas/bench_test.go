@@ -10,7 +10,7 @@ import (
 // the compute mode asked for.
 func TestBenchJSON(t *testing.T) {
 	code, stdout, stderr := run(t, "bench", "--shape", "qwen2.5-0.5b", "--dtype", "bf16", "--compute", "bf16",
-		"--prompt", "8", "--gen", "2", "--threads", "1", "--json")
+		"--prompt", "8", "--gen", "2", "--rounds", "2", "--threads", "1", "--json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -21,6 +21,7 @@ func TestBenchJSON(t *testing.T) {
 		PrefillPeakFraction     float64 `json:"prefill_peak_fraction"`
 		PrefillBF16PeakFraction float64 `json:"prefill_bf16_peak_fraction"`
 		Threads                 int     `json:"threads"`
+		Rounds                  int     `json:"rounds"`
 		Dispatch                string  `json:"dispatch"`
 		Compute                 string  `json:"compute"`
 		Limits                  struct {
@@ -30,8 +31,8 @@ func TestBenchJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
 		t.Fatalf("not one JSON object: %v\n%s", err, stdout)
 	}
-	if r.Threads != 1 || r.Dispatch == "" || r.Compute != "bf16" {
-		t.Errorf("threads %d, dispatch %q, compute %q; want 1, a level, bf16", r.Threads, r.Dispatch, r.Compute)
+	if r.Threads != 1 || r.Dispatch == "" || r.Compute != "bf16" || r.Rounds != 2 {
+		t.Errorf("threads %d, dispatch %q, compute %q, rounds %d; want 1, a level, bf16, 2", r.Threads, r.Dispatch, r.Compute, r.Rounds)
 	}
 	if !(r.PrefillTokS > 0 && r.DecodeTokS > 0 && r.DecodeBWFraction > 0 && r.PrefillPeakFraction > 0 && r.Limits.ReadGBs > 0) {
 		t.Errorf("missing figures: %+v", r)
@@ -50,7 +51,8 @@ func TestBenchErrors(t *testing.T) {
 	}{
 		{[]string{"bench", "--compute", "f8"}, `--compute "f8": want f32 or bf16`},
 		{[]string{"bench", "--dtype", "int4"}, `unknown dtype "int4"`},
-		{[]string{"bench", "--prompt", "0"}, "--prompt must be ≥ 1"},
+		{[]string{"bench", "--prompt", "0"}, "--prompt and --rounds must be ≥ 1"},
+		{[]string{"bench", "--rounds", "0"}, "--prompt and --rounds must be ≥ 1"},
 		{[]string{"bench", "--shape", "llama-7b"}, "llama-7b"},
 	} {
 		code, _, stderr := run(t, tc.args...)
