@@ -81,7 +81,9 @@ type Options struct {
 	// bfloat16 weights to bfloat16, as a bfloat16 PyTorch model does, so
 	// both operands are bfloat16 and the product runs on VDPBF16PS where
 	// the CPU has it (AVX512_BF16): about twice the float32 FMA rate for
-	// prefill, and fewer instructions per weight byte for decode. Off by
+	// prefill on AMD Zen 4/5, where VDPBF16PS issues as fast as FMA (on
+	// Intel Sapphire Rapids it issues at half that rate, so no faster than
+	// float32), and fewer instructions per weight byte for decode. Off by
 	// default: results then differ from the float32 path (and from the
 	// float32 golden outputs) by that rounding. Results still never depend
 	// on batching or threads. Other weight dtypes ignore it.
