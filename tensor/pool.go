@@ -49,11 +49,10 @@ type Pool struct {
 	start *sync.Cond
 	done  *sync.Cond
 
-	fn    funcJob       // reusable adapter for For
-	mm    matmulJob     // reusable job for MatMul
-	mmb   matmulBF16Job // reusable job for MatMulBF16Act
-	multi multiJob      // reusable job for MatMuls
-	cv    bf16Job       // reusable job for ToBF16
+	fn    funcJob   // reusable adapter for For
+	mm    matmulJob // reusable job for MatMul and MatMulBF16Act
+	multi multiJob  // reusable job for MatMuls
+	cv    bf16Job   // reusable job for ToBF16
 }
 
 // spinWait is how long an idle worker, or the caller waiting for workers,

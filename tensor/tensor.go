@@ -95,33 +95,72 @@ func (m *Mat) Check() error {
 	return nil
 }
 
-// matmulJob is the reusable parallel job behind MatMul: each chunk is a slab
-// of weight rows (output columns).
+// matmulJob is the reusable parallel job behind MatMul and MatMulBF16Act.
+// For m ≤ mmSmallM an item is a weight row (a slab of them, a chunk),
+// every activation row going along: decode reads each weight once. Above,
+// an item is a block of mmBlockM activation rows by mmBlockN weight rows,
+// so a prefill's product is tens to hundreds of items and the workers
+// finish together (whole-m slabs of a w-row split, eight a product on
+// two threads, left the faster core waiting for up to a slab at the end
+// of each product). A row's result never depends on the split.
 type matmulJob struct {
 	y, x []float32
+	xb   []uint16 // bfloat16 activations (MatMulBF16Act), else nil
 	m    int
 	w    *Mat
+	nn   int // blocks of weight rows (items for m > mmSmallM)
 }
 
-func (j *matmulJob) Run(_, lo, hi int) { mulRows(j.y, j.x, j.m, j.w, lo, hi) }
+const (
+	mmSmallM = 16
+	mmBlockM = 120 // a multiple of every tile height (4, 5, 6)
+	mmBlockN = 192
+)
 
-// mulRows computes columns [lo, hi) of y = x·wᵀ (weight rows lo..hi).
-func mulRows(y, x []float32, m int, w *Mat, lo, hi int) {
-	k, n := w.Cols, w.Rows
-	switch w.DType {
-	case F32:
-		asm.MatMulF32(y[lo:], n, x, k, w.F32[lo*k:hi*k], k, m, hi-lo, k)
-	case BF16:
-		asm.MatMulBF16(y[lo:], n, x, k, w.U16[lo*k:hi*k], k, m, hi-lo, k)
-	case F16:
-		asm.MatMulF16(y[lo:], n, x, k, w.U16[lo*k:hi*k], k, m, hi-lo, k)
+func (j *matmulJob) Run(_, lo, hi int) {
+	if j.m <= mmSmallM {
+		mulBlock(j.y, j.x, j.xb, j.w, 0, j.m, lo, hi)
+		return
+	}
+	for i := lo; i < hi; i++ {
+		t0, r0 := i/j.nn*mmBlockM, i%j.nn*mmBlockN
+		mulBlock(j.y, j.x, j.xb, j.w, t0, min(j.m, t0+mmBlockM), r0, min(j.w.Rows, r0+mmBlockN))
 	}
 }
 
-// mulRowsBF16Act is mulRows for MatMulBF16Act.
-func mulRowsBF16Act(y []float32, xb []uint16, m int, w *Mat, lo, hi int) {
+// run splits the product across p's workers.
+func (j *matmulJob) run(p *Pool) {
+	n := j.w.Rows
+	if j.m <= mmSmallM {
+		// Small slabs balance load for decode; the kernel reuses each
+		// activation row across the slab, so keep slabs at least 16 rows.
+		p.Run(n, p.Grain(n, 16, 16), j)
+		return
+	}
+	// Items go activation-block-major: the consecutive items a worker
+	// claims mostly share their activations.
+	j.nn = (n + mmBlockN - 1) / mmBlockN
+	p.Run(j.nn*((j.m+mmBlockM-1)/mmBlockM), 1, j)
+}
+
+// mulBlock computes y[t0:t1, lo:hi] of y = x·wᵀ (activation rows t0..t1,
+// weight rows lo..hi), from xb when it is not nil.
+func mulBlock(y, x []float32, xb []uint16, w *Mat, t0, t1, lo, hi int) {
 	k, n := w.Cols, w.Rows
-	asm.MatMulBF16BF16(y[lo:], n, xb, k, w.U16[lo*k:hi*k], k, m, hi-lo, k)
+	y = y[t0*n+lo:]
+	if xb != nil {
+		asm.MatMulBF16BF16(y, n, xb[t0*k:], k, w.U16[lo*k:hi*k], k, t1-t0, hi-lo, k)
+		return
+	}
+	x = x[t0*k:]
+	switch w.DType {
+	case F32:
+		asm.MatMulF32(y, n, x, k, w.F32[lo*k:hi*k], k, t1-t0, hi-lo, k)
+	case BF16:
+		asm.MatMulBF16(y, n, x, k, w.U16[lo*k:hi*k], k, t1-t0, hi-lo, k)
+	case F16:
+		asm.MatMulF16(y, n, x, k, w.U16[lo*k:hi*k], k, t1-t0, hi-lo, k)
+	}
 }
 
 // Product is one output of MatMuls: Y = x·Wᵀ.
@@ -150,11 +189,7 @@ func (j *multiJob) Run(_, lo, hi int) {
 		n := p.W.Rows
 		if lo < base+n {
 			e := min(hi, base+n)
-			if j.xb != nil {
-				mulRowsBF16Act(p.Y, j.xb, j.m, p.W, lo-base, e-base)
-			} else {
-				mulRows(p.Y, j.x, j.m, p.W, lo-base, e-base)
-			}
+			mulBlock(p.Y, j.x, j.xb, p.W, 0, j.m, lo-base, e-base)
 			lo = e
 		}
 		base += n
@@ -205,6 +240,16 @@ func runMulti(p *Pool, x []float32, xb []uint16, m int, ps []Product) {
 	} else {
 		_ = x[m*k-1]
 	}
+	if m > mmSmallM {
+		// A prefill: each product is some hundred items already.
+		for i := range ps {
+			j := &p.mm
+			j.y, j.x, j.xb, j.m, j.w = ps[i].Y, x, xb, m, ps[i].W
+			j.run(p)
+			j.y, j.x, j.xb, j.w = nil, nil, nil, nil
+		}
+		return
+	}
 	j := &p.multi
 	j.x, j.xb, j.m, j.np = x, xb, m, copy(j.ps[:], ps)
 	p.Run(rows, p.Grain(rows, 16, 16), j)
@@ -221,10 +266,8 @@ func MatMul(p *Pool, y, x []float32, m int, w *Mat) {
 	_ = y[m*w.Rows-1]
 	_ = x[m*w.Cols-1]
 	j := &p.mm
-	j.y, j.x, j.m, j.w = y, x, m, w
-	// Small slabs balance load for decode; the kernel reuses each activation
-	// row across the slab, so keep slabs at least 16 rows.
-	p.Run(w.Rows, p.Grain(w.Rows, 16, 16), j)
+	j.y, j.x, j.xb, j.m, j.w = y, x, nil, m, w
+	j.run(p)
 	j.y, j.x, j.w = nil, nil, nil
 }
 
@@ -250,16 +293,6 @@ func ToBF16(p *Pool, dst []uint16, x []float32) []uint16 {
 	return dst
 }
 
-// matmulBF16Job is MatMulBF16Act's parallel job over slabs of weight rows.
-type matmulBF16Job struct {
-	y  []float32
-	xb []uint16
-	m  int
-	w  *Mat
-}
-
-func (j *matmulBF16Job) Run(_, lo, hi int) { mulRowsBF16Act(j.y, j.xb, j.m, j.w, lo, hi) }
-
 // MatMulBF16Act is MatMul for bfloat16 weights from activations already
 // rounded to bfloat16 (xb, [m, w.Cols], from ToBF16): every product of two
 // bfloat16 values is exact in float32 and the sums are float32, on
@@ -276,9 +309,9 @@ func MatMulBF16Act(p *Pool, y []float32, xb []uint16, m int, w *Mat) {
 	}
 	_ = y[m*w.Rows-1]
 	_ = xb[m*w.Cols-1]
-	j := &p.mmb
-	j.y, j.xb, j.m, j.w = y, xb, m, w
-	p.Run(w.Rows, p.Grain(w.Rows, 16, 16), j)
+	j := &p.mm
+	j.y, j.x, j.xb, j.m, j.w = y, nil, xb, m, w
+	j.run(p)
 	j.y, j.xb, j.w = nil, nil, nil
 }
 

@@ -55,7 +55,9 @@ func TestMatMul(t *testing.T) {
 	for _, threads := range []int{1, 2, 3} {
 		p := NewPool(threads)
 		for _, dt := range []DType{F32, BF16, F16} {
-			for _, sh := range [][3]int{{1, 1, 1}, {1, 17, 33}, {3, 64, 7}, {5, 131, 129}, {1, 300, 64}, {9, 45, 1000}} {
+			for _, sh := range [][3]int{{1, 1, 1}, {1, 17, 33}, {3, 64, 7}, {5, 131, 129}, {1, 300, 64}, {9, 45, 1000},
+				// m > 16: blocks of activation rows by weight rows, ragged at both ends.
+				{17, 5, 40}, {130, 401, 33}} {
 				m, n, k := sh[0], sh[1], sh[2]
 				w := randMat(r, dt, n, k)
 				x := randVec(r, m*k)
@@ -74,20 +76,32 @@ func TestMatMul(t *testing.T) {
 func TestMatMulThreadInvariant(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	w := randMat(r, BF16, 517, 300)
-	x := randVec(r, 3*300)
-	var ref []float32
-	for _, threads := range []int{1, 2, 4, 7} {
-		p := NewPool(threads)
-		y := make([]float32, 3*517)
-		MatMul(p, y, x, 3, w)
-		p.Close()
-		if ref == nil {
-			ref = y
-			continue
-		}
-		for i := range y {
-			if y[i] != ref[i] {
-				t.Fatalf("threads=%d: y[%d] = %x, 1 thread gave %x", threads, i, math.Float32bits(y[i]), math.Float32bits(ref[i]))
+	for _, m := range []int{3, 250} {
+		x := randVec(r, m*300)
+		var ref []float32
+		for _, threads := range []int{1, 2, 4, 7} {
+			p := NewPool(threads)
+			y := make([]float32, m*517)
+			MatMul(p, y, x, m, w)
+			// Each row alone: the split must not change a bit either.
+			row := make([]float32, 517)
+			for _, t0 := range []int{0, m / 2, m - 1} {
+				MatMul(p, row, x[t0*300:], 1, w)
+				for i := range row {
+					if row[i] != y[t0*517+i] {
+						t.Fatalf("m=%d threads=%d: row %d alone [%d] = %x, in the batch %x", m, threads, t0, i, math.Float32bits(row[i]), math.Float32bits(y[t0*517+i]))
+					}
+				}
+			}
+			p.Close()
+			if ref == nil {
+				ref = y
+				continue
+			}
+			for i := range y {
+				if y[i] != ref[i] {
+					t.Fatalf("m=%d threads=%d: y[%d] = %x, 1 thread gave %x", m, threads, i, math.Float32bits(y[i]), math.Float32bits(ref[i]))
+				}
 			}
 		}
 	}
