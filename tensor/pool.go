@@ -53,6 +53,7 @@ type Pool struct {
 	mm    matmulJob // reusable job for MatMul and MatMulBF16Act
 	multi multiJob  // reusable job for MatMuls
 	cv    bf16Job   // reusable job for ToBF16
+	ew1   ewJob     // reusable job for the element-wise operations
 }
 
 // spinWait is how long an idle worker, or the caller waiting for workers,

@@ -221,17 +221,17 @@ func (m *Model) Forward(seqs []Seq, req Request) (*Output, error) {
 		L := &m.Layers[l]
 
 		// Attention block: h = norm(x); q,k,v projections.
-		tensor.RMSNorm(w.h, x, T, L.AttnNorm, eps)
+		p.RMSNorm(w.h, x, T, L.AttnNorm, eps)
 		m.input(w.h[:T*D])
 		m.matmuls(w.h, T, tensor.Product{Y: w.q, W: &L.Q}, tensor.Product{Y: w.k, W: &L.K}, tensor.Product{Y: w.v, W: &L.V})
 		if L.QBias != nil {
-			tensor.AddBias(w.q, T, L.QBias)
-			tensor.AddBias(w.k, T, L.KBias)
-			tensor.AddBias(w.v, T, L.VBias)
+			p.AddBias(w.q, T, L.QBias)
+			p.AddBias(w.k, T, L.KBias)
+			p.AddBias(w.v, T, L.VBias)
 		}
 		if L.QNorm != nil { // Qwen3: per-head RMSNorm of q and k, before RoPE
-			tensor.RMSNorm(w.q, w.q, T*c.NumHeads, L.QNorm, eps)
-			tensor.RMSNorm(w.k, w.k, T*c.NumKVHeads, L.KNorm, eps)
+			p.RMSNorm(w.q, w.q, T*c.NumHeads, L.QNorm, eps)
+			p.RMSNorm(w.k, w.k, T*c.NumKVHeads, L.KNorm, eps)
 		}
 		for r := 0; r < T; r++ {
 			cs, sn := w.cos[r*hd/2:(r+1)*hd/2], w.sin[r*hd/2:(r+1)*hd/2]
@@ -256,16 +256,16 @@ func (m *Model) Forward(seqs []Seq, req Request) (*Output, error) {
 		m.attn.Compute(p, w.segs)
 		m.input(w.a[:T*qd])
 		m.matmul(w.h, w.a, T, &L.O)
-		tensor.Add(x[:T*D], w.h)
+		p.Add(x[:T*D], w.h)
 
 		// MLP block: x += down(silu(gate(h)) * up(h)), h = norm(x).
-		tensor.RMSNorm(w.h, x, T, L.MLPNorm, eps)
+		p.RMSNorm(w.h, x, T, L.MLPNorm, eps)
 		m.input(w.h[:T*D])
 		m.matmuls(w.h, T, tensor.Product{Y: w.g, W: &L.Gate}, tensor.Product{Y: w.u, W: &L.Up})
-		tensor.SiLUMul(w.g[:T*I], w.u)
+		p.SiLUMul(w.g[:T*I], w.u)
 		m.input(w.g[:T*I])
 		m.matmul(w.h, w.g, T, &L.Down)
-		tensor.Add(x[:T*D], w.h)
+		p.Add(x[:T*D], w.h)
 
 		if req.HiddenStates && l < len(m.Layers)-1 {
 			o.HiddenStates = append(o.HiddenStates, append([]float32(nil), x[:T*D]...))
@@ -276,7 +276,7 @@ func (m *Model) Forward(seqs []Seq, req Request) (*Output, error) {
 	}
 
 	o.PreNorm = x[:T*D]
-	tensor.RMSNorm(w.h, x, T, m.Norm, eps)
+	p.RMSNorm(w.h, x, T, m.Norm, eps)
 	o.Hidden = w.h[:T*D]
 	if req.HiddenStates {
 		o.HiddenStates = append(o.HiddenStates, append([]float32(nil), o.Hidden...))
