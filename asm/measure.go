@@ -15,17 +15,23 @@ import (
 // last-level cache. The best of several passes is returned, so the result
 // is the bandwidth available now: it drops while other processes load the
 // memory system, which is why benchmarks measure it in the same run. The
-// buffer is allocated per call.
+// buffer is allocated per call; MeasureReadBandwidthIn reuses one.
 func MeasureReadBandwidth(threads int, bytes int) float64 {
-	if threads < 1 {
-		threads = 1
-	}
 	if bytes <= 0 {
 		bytes = 256 << 20
 	}
 	buf := make([]float32, bytes/4)
 	for i := range buf {
 		buf[i] = 1
+	}
+	return MeasureReadBandwidthIn(threads, buf)
+}
+
+// MeasureReadBandwidthIn is MeasureReadBandwidth over buf, which the caller
+// keeps for repeated measurements (its values do not matter).
+func MeasureReadBandwidthIn(threads int, buf []float32) float64 {
+	if threads < 1 {
+		threads = 1
 	}
 	return measureRead(threads, buf, 5)
 }

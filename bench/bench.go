@@ -27,8 +27,25 @@ type Limits struct {
 
 // MeasureLimits measures the limits for a thread count.
 func MeasureLimits(threads int) Limits {
+	return measureLimits(threads, nil)
+}
+
+// limitBytes is the buffer size of the bandwidth measurement.
+const limitBytes = 512 << 20
+
+// measureLimits is MeasureLimits reading buf (limitBytes) when it is not
+// nil: rounds reuse one buffer, since half a gigabyte of fresh memory per
+// round is churn a memory-overcommitted host can answer by paging out the
+// model's weights.
+func measureLimits(threads int, buf []float32) Limits {
+	bw := 0.0
+	if buf != nil {
+		bw = asm.MeasureReadBandwidthIn(threads, buf)
+	} else {
+		bw = asm.MeasureReadBandwidth(threads, limitBytes)
+	}
 	return Limits{
-		ReadGBs:      asm.MeasureReadBandwidth(threads, 512<<20),
+		ReadGBs:      bw,
 		PeakFMAGFlop: asm.MeasurePeakFMA(threads),
 		PeakBF16:     asm.MeasurePeakBF16(threads),
 		Threads:      threads,
@@ -117,11 +134,15 @@ func RunModel(m *qwen.Model, shape string, prompt, gen, rounds int, progress fun
 	c := m.NewCache(prompt + gen + 1)
 	pre, dec := math.Inf(1), math.Inf(1)
 	lim := Limits{Threads: m.Pool.Threads()}
+	buf := make([]float32, limitBytes/4)
+	for i := range buf {
+		buf[i] = 1
+	}
 	for round := 0; round < rounds; round++ {
 		if progress != nil {
 			progress(round)
 		}
-		l := MeasureLimits(m.Pool.Threads())
+		l := measureLimits(m.Pool.Threads(), buf)
 		lim.ReadGBs = max(lim.ReadGBs, l.ReadGBs)
 		lim.PeakFMAGFlop = max(lim.PeakFMAGFlop, l.PeakFMAGFlop)
 		lim.PeakBF16 = max(lim.PeakBF16, l.PeakBF16)
