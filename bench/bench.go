@@ -25,25 +25,15 @@ type Limits struct {
 	Threads      int     `json:"threads"`
 }
 
-// MeasureLimits measures the limits for a thread count.
-func MeasureLimits(threads int) Limits {
-	return measureLimits(threads, nil)
-}
-
 // limitBytes is the buffer size of the bandwidth measurement.
 const limitBytes = 512 << 20
 
-// measureLimits is MeasureLimits reading buf (limitBytes) when it is not
-// nil: rounds reuse one buffer, since half a gigabyte of fresh memory per
-// round is churn a memory-overcommitted host can answer by paging out the
-// model's weights.
+// measureLimits measures the limits for a thread count, reading buf
+// (limitBytes): rounds reuse one buffer, since half a gigabyte of fresh
+// memory per round is churn a memory-overcommitted host can answer by
+// paging out the model's weights.
 func measureLimits(threads int, buf []float32) Limits {
-	bw := 0.0
-	if buf != nil {
-		bw = asm.MeasureReadBandwidthIn(threads, buf)
-	} else {
-		bw = asm.MeasureReadBandwidth(threads, limitBytes)
-	}
+	bw := asm.MeasureReadBandwidthIn(threads, buf)
 	return Limits{
 		ReadGBs:      bw,
 		PeakFMAGFlop: asm.MeasurePeakFMA(threads),
