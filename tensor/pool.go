@@ -50,8 +50,8 @@ type Pool struct {
 	done  *sync.Cond
 
 	fn    funcJob   // reusable adapter for For
-	mm    matmulJob // reusable job for MatMul and MatMulBF16Act
-	multi multiJob  // reusable job for MatMuls
+	mm    matmulJob // reusable job for the products of a prefill
+	multi multiJob  // reusable job for the products of a decode step
 	cv    bf16Job   // reusable job for ToBF16
 	ew1   ewJob     // reusable job for the element-wise operations
 }

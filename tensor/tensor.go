@@ -95,52 +95,40 @@ func (m *Mat) Check() error {
 	return nil
 }
 
-// matmulJob is the reusable parallel job behind MatMul and MatMulBF16Act.
-// For m ≤ mmSmallM an item is a weight row (a slab of them, a chunk),
-// every activation row going along: decode reads each weight once. Above,
-// an item is a block of mmBlockM activation rows by mmBlockN weight rows,
-// so a prefill's product is tens to hundreds of items and the workers
-// finish together (whole-m slabs of a w-row split, eight a product on
-// two threads, left the faster core waiting for up to a slab at the end
-// of each product). A row's result never depends on the split.
-type matmulJob struct {
-	y, x []float32
-	xb   []uint16 // bfloat16 activations (MatMulBF16Act), else nil
-	m    int
-	w    *Mat
-	nn   int // blocks of weight rows (items for m > mmSmallM)
-}
-
+// Every matrix product (MatMul, MatMulBF16Act, MatMuls) runs through
+// runMulti with one of two parallel jobs:
+//   - m ≤ mmSmallM (decode): multiJob, whose items are the weight rows of
+//     all the products one after another (slabs of them, a chunk), every
+//     activation row going along, so each weight is read once;
+//   - m > mmSmallM (prefill): matmulJob per product, whose items are blocks
+//     of mmBlockM activation rows by mmBlockN weight rows, so a product is
+//     tens to hundreds of items and the workers finish together (whole-m
+//     slabs of a w-row split, eight a product on two threads, left the
+//     faster core waiting for up to a slab at the end of each product).
+//
+// A row's result never depends on the split.
 const (
 	mmSmallM = 16
 	mmBlockM = 120 // a multiple of every tile height (4, 5, 6)
 	mmBlockN = 192
 )
 
+// matmulJob is one product in mmBlockM × mmBlockN blocks, claimed
+// activation-block-major: the consecutive items a worker claims mostly
+// share their activations.
+type matmulJob struct {
+	y, x []float32
+	xb   []uint16 // bfloat16 activations, else nil
+	m    int
+	w    *Mat
+	nn   int // blocks of weight rows
+}
+
 func (j *matmulJob) Run(_, lo, hi int) {
-	if j.m <= mmSmallM {
-		mulBlock(j.y, j.x, j.xb, j.w, 0, j.m, lo, hi)
-		return
-	}
 	for i := lo; i < hi; i++ {
 		t0, r0 := i/j.nn*mmBlockM, i%j.nn*mmBlockN
 		mulBlock(j.y, j.x, j.xb, j.w, t0, min(j.m, t0+mmBlockM), r0, min(j.w.Rows, r0+mmBlockN))
 	}
-}
-
-// run splits the product across p's workers.
-func (j *matmulJob) run(p *Pool) {
-	n := j.w.Rows
-	if j.m <= mmSmallM {
-		// Small slabs balance load for decode; the kernel reuses each
-		// activation row across the slab, so keep slabs at least 16 rows.
-		p.Run(n, p.Grain(n, 16, 16), j)
-		return
-	}
-	// Items go activation-block-major: the consecutive items a worker
-	// claims mostly share their activations.
-	j.nn = (n + mmBlockN - 1) / mmBlockN
-	p.Run(j.nn*((j.m+mmBlockM-1)/mmBlockM), 1, j)
 }
 
 // mulBlock computes y[t0:t1, lo:hi] of y = x·wᵀ (activation rows t0..t1,
@@ -172,11 +160,10 @@ type Product struct {
 // maxProducts bounds the products of one MatMuls call (q, k, v).
 const maxProducts = 3
 
-// multiJob is MatMuls' parallel job: its items are the rows of all the
-// weight matrices, one after another.
+// multiJob is the rows of up to maxProducts products for m ≤ mmSmallM.
 type multiJob struct {
 	x  []float32
-	xb []uint16 // bf16 activations (MatMulsBF16Act), else nil
+	xb []uint16 // bfloat16 activations, else nil
 	m  int
 	ps [maxProducts]Product
 	np int
@@ -196,79 +183,11 @@ func (j *multiJob) Run(_, lo, hi int) {
 	}
 }
 
-// MatMuls computes several products of the same activations, x ([m, k]),
-// with weight matrices of k columns, as MatMul does each (the same bits)
-// but in one parallel operation: a decode step's q, k and v (or gate and
-// up) projections then cost one hand-off between workers instead of three,
-// and the small k and v matrices do not each leave a core idle at their
-// end. It takes at most 3 products.
-func MatMuls(p *Pool, x []float32, m int, ps ...Product) {
-	runMulti(p, x, nil, m, ps)
-}
-
-// MatMulsBF16Act is MatMuls over activations rounded to bfloat16 (see
-// MatMulBF16Act); every W must be bfloat16.
-func MatMulsBF16Act(p *Pool, xb []uint16, m int, ps ...Product) {
-	for i := range ps {
-		if ps[i].W.DType != BF16 {
-			panic("tensor: MatMulsBF16Act needs bfloat16 weights")
-		}
-	}
-	runMulti(p, nil, xb, m, ps)
-}
-
-func runMulti(p *Pool, x []float32, xb []uint16, m int, ps []Product) {
-	if len(ps) > maxProducts {
-		panic("tensor: MatMuls takes at most 3 products")
-	}
-	if m == 0 || len(ps) == 0 {
-		return
-	}
-	k, rows := ps[0].W.Cols, 0
-	for i := range ps {
-		w := ps[i].W
-		if w.Cols != k {
-			panic("tensor: MatMuls weights differ in columns")
-		}
-		if w.Rows > 0 {
-			_ = ps[i].Y[m*w.Rows-1]
-		}
-		rows += w.Rows
-	}
-	if xb != nil {
-		_ = xb[m*k-1]
-	} else {
-		_ = x[m*k-1]
-	}
-	if m > mmSmallM {
-		// A prefill: each product is some hundred items already.
-		for i := range ps {
-			j := &p.mm
-			j.y, j.x, j.xb, j.m, j.w = ps[i].Y, x, xb, m, ps[i].W
-			j.run(p)
-			j.y, j.x, j.xb, j.w = nil, nil, nil, nil
-		}
-		return
-	}
-	j := &p.multi
-	j.x, j.xb, j.m, j.np = x, xb, m, copy(j.ps[:], ps)
-	p.Run(rows, p.Grain(rows, 16, 16), j)
-	j.x, j.xb, j.ps = nil, nil, [maxProducts]Product{}
-}
-
 // MatMul computes y = x·wᵀ for m rows: x is [m, w.Cols], y is [m, w.Rows].
-// The weight rows are split across the pool's workers; results do not depend
-// on the number of workers.
+// The work is split across the pool's workers; results do not depend on
+// the number of workers.
 func MatMul(p *Pool, y, x []float32, m int, w *Mat) {
-	if m == 0 || w.Rows == 0 {
-		return
-	}
-	_ = y[m*w.Rows-1]
-	_ = x[m*w.Cols-1]
-	j := &p.mm
-	j.y, j.x, j.xb, j.m, j.w = y, x, nil, m, w
-	j.run(p)
-	j.y, j.x, j.w = nil, nil, nil
+	runMulti(p, x, nil, m, []Product{{y, w}})
 }
 
 // bf16Job rounds float32 activations to bfloat16 in parallel slabs.
@@ -301,18 +220,73 @@ func ToBF16(p *Pool, dst []uint16, x []float32) []uint16 {
 // PyTorch model — and like MatMul a row's result depends on nothing but
 // that row.
 func MatMulBF16Act(p *Pool, y []float32, xb []uint16, m int, w *Mat) {
-	if w.DType != BF16 {
-		panic("tensor: MatMulBF16Act needs bfloat16 weights")
+	runMulti(p, nil, xb, m, []Product{{y, w}})
+}
+
+// MatMuls computes several products of the same activations, x ([m, k]),
+// with weight matrices of k columns, as MatMul does each (the same bits)
+// but, for m ≤ 16, in one parallel operation: a decode step's q, k and v
+// (or gate and up) projections then cost one hand-off between workers
+// instead of three, and the small k and v matrices do not each leave a
+// core idle at their end. It takes at most 3 products.
+func MatMuls(p *Pool, x []float32, m int, ps ...Product) {
+	runMulti(p, x, nil, m, ps)
+}
+
+// MatMulsBF16Act is MatMuls over activations rounded to bfloat16 (see
+// MatMulBF16Act); every W must be bfloat16.
+func MatMulsBF16Act(p *Pool, xb []uint16, m int, ps ...Product) {
+	runMulti(p, nil, xb, m, ps)
+}
+
+// runMulti checks the shapes and runs the products: from xb (bfloat16
+// activations) when x is nil.
+func runMulti(p *Pool, x []float32, xb []uint16, m int, ps []Product) {
+	if len(ps) > maxProducts {
+		panic("tensor: MatMuls takes at most 3 products")
 	}
-	if m == 0 || w.Rows == 0 {
+	if len(ps) == 0 {
 		return
 	}
-	_ = y[m*w.Rows-1]
-	_ = xb[m*w.Cols-1]
-	j := &p.mm
-	j.y, j.x, j.xb, j.m, j.w = y, nil, xb, m, w
-	j.run(p)
-	j.y, j.xb, j.w = nil, nil, nil
+	k, rows := ps[0].W.Cols, 0
+	for i := range ps {
+		w := ps[i].W
+		if w.Cols != k {
+			panic("tensor: MatMuls weights differ in columns")
+		}
+		if xb != nil && w.DType != BF16 {
+			panic("tensor: MatMulBF16Act needs bfloat16 weights")
+		}
+		if m > 0 && w.Rows > 0 {
+			_ = ps[i].Y[m*w.Rows-1]
+		}
+		rows += w.Rows
+	}
+	if m == 0 || rows == 0 {
+		return
+	}
+	if xb != nil {
+		_ = xb[m*k-1]
+	} else {
+		_ = x[m*k-1]
+	}
+	if m > mmSmallM {
+		j := &p.mm
+		for i := range ps {
+			n := ps[i].W.Rows
+			j.y, j.x, j.xb, j.m, j.w = ps[i].Y, x, xb, m, ps[i].W
+			j.nn = (n + mmBlockN - 1) / mmBlockN
+			p.Run(j.nn*((m+mmBlockM-1)/mmBlockM), 1, j)
+		}
+		j.y, j.x, j.xb, j.w = nil, nil, nil, nil
+		return
+	}
+	j := &p.multi
+	j.x, j.xb, j.m, j.np = x, xb, m, copy(j.ps[:], ps)
+	// Small slabs balance load; the kernel reuses each activation row
+	// across the slab, so keep slabs at least 16 rows.
+	p.Run(rows, p.Grain(rows, 16, 16), j)
+	j.x, j.xb, j.ps = nil, nil, [maxProducts]Product{}
 }
 
 // AddBias adds b to each of the m rows of x ([m, len(b)]).

@@ -97,15 +97,7 @@ func (m *Model) input(x []float32) {
 // matmul is tensor.MatMul, or tensor.MatMulBF16Act over the rounded input
 // when bfloat16 activations are on and w is bfloat16.
 func (m *Model) matmul(y, x []float32, T int, w *tensor.Mat) {
-	if m.bf16Act && w.DType == tensor.BF16 {
-		n := T * w.Cols
-		if len(m.ws.src) != n || &m.ws.src[0] != &x[0] {
-			panic("qwen: matmul input was not declared with input")
-		}
-		tensor.MatMulBF16Act(m.Pool, y, m.ws.xb, T, w)
-		return
-	}
-	tensor.MatMul(m.Pool, y, x, T, w)
+	m.matmuls(x, T, tensor.Product{Y: y, W: w})
 }
 
 // matmuls is matmul for several weights over the same input, in one
