@@ -81,14 +81,22 @@ func vdpbf16ps(dst, src1, src2 int) string {
 		p0, p1, p2, modrm, src2, src1, dst)
 }
 
+// ksArgs are the arguments that k-split tiles take after the tile
+// signature; they stay in the frame (read where needed).
+const ksArgs = ", st unsafe.Pointer, phase uintptr"
+
 // header2D emits the TEXT line of a kernel with the tile signature (last
-// argument named count) and loads its arguments: x SI, ldx AX, w DI,
-// ldw BX, y R8, ldy R9, count R10.
+// argument named count), followed by ksArgs when ks, and loads the tile
+// arguments: x SI, ldx AX, w DI, ldw BX, y R8, ldy R9, count R10.
 //
 // func name(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, count uintptr)
-func header2D(b *buf, name, count string) {
-	b.p("// func %s(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, %s uintptr)", name, count)
-	b.p("TEXT ·%s(SB), NOSPLIT, $0-56", name)
+func header2D(b *buf, name, count string, ks bool) {
+	extra, frame := "", 56
+	if ks {
+		extra, frame = ksArgs, 72
+	}
+	b.p("// func %s(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, %s uintptr%s)", name, count, extra)
+	b.p("TEXT ·%s(SB), NOSPLIT, $0-%d", name, frame)
 	for i, a := range []struct{ arg, reg string }{{"x", "SI"}, {"ldx", "AX"}, {"w", "DI"}, {"ldw", "BX"}, {"y", "R8"}, {"ldy", "R9"}, {count, "R10"}} {
 		b.p("\tMOVQ %s+%d(FP), %s", a.arg, 8*i, a.reg)
 	}
@@ -159,15 +167,7 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int, ks bool,
 	if nr > 4 && mr > 1 || nr > 24 {
 		panic("tile shape")
 	}
-	if ks {
-		b.p("// func %s(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)", name)
-		b.p("TEXT ·%s(SB), NOSPLIT, $0-72", name)
-		for i, a := range []struct{ arg, reg string }{{"x", "SI"}, {"ldx", "AX"}, {"w", "DI"}, {"ldw", "BX"}, {"y", "R8"}, {"ldy", "R9"}, {"nblk", "R10"}} {
-			b.p("\tMOVQ %s+%d(FP), %s", a.arg, 8*i, a.reg)
-		}
-	} else {
-		header2D(b, name, "nblk")
-	}
+	header2D(b, name, "nblk", ks)
 	b.p("\tLEAQ (AX)(AX*2), DX")
 	b.p("\tLEAQ (BX)(BX*2), CX")
 	b.p("\tLEAQ (R9)(R9*2), R11")
@@ -240,15 +240,25 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int, ks bool,
 		xr = func(t int) int { return 12 + t }
 		wr = func(r int) int { return 15 }
 	}
-	if ks {
-		b.p("\tTESTQ $1, phase+64(FP)")
-		b.p("\tJEQ zero")
+	// moveState loads (or saves) the accumulators of a k-split tile from
+	// (to) st, 64 bytes each.
+	moveState := func(load bool) {
 		b.p("\tMOVQ st+56(FP), R12")
 		for t := 0; t < mr; t++ {
 			for r := 0; r < nr; r++ {
-				b.p("\tVMOVUPS %d(R12), %s", 64*(t*nr+r), s.r(acc(t, r)))
+				mem, reg := fmt.Sprintf("%d(R12)", 64*(t*nr+r)), s.r(acc(t, r))
+				if load {
+					b.p("\tVMOVUPS %s, %s", mem, reg)
+				} else {
+					b.p("\tVMOVUPS %s, %s", reg, mem)
+				}
 			}
 		}
+	}
+	if ks {
+		b.p("\tTESTQ $1, phase+64(FP)")
+		b.p("\tJEQ zero")
+		moveState(true)
 		b.p("\tJMP ready")
 		b.p("zero:")
 	}
@@ -328,7 +338,6 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int, ks bool,
 		if pf == pfNext {
 			b.p("\tADDQ $%d, R12", u*wstep)
 		}
-
 	}
 	if unroll == 2 {
 		// One single block first when nblk is odd.
@@ -354,12 +363,7 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int, ks bool,
 	if ks {
 		b.p("\tTESTQ $2, phase+64(FP)")
 		b.p("\tJNE final")
-		b.p("\tMOVQ st+56(FP), R12")
-		for t := 0; t < mr; t++ {
-			for r := 0; r < nr; r++ {
-				b.p("\tVMOVUPS %s, %d(R12)", s.r(acc(t, r)), 64*(t*nr+r))
-			}
-		}
+		moveState(false)
 		b.p("\tVZEROUPPER")
 		b.p("\tRET")
 		b.p("final:")
@@ -397,7 +401,7 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int, ks bool,
 func nnTile512(b *buf, mr int) string {
 	s := avx512
 	name := fmt.Sprintf("nnF32_avx512_%dx64", mr)
-	header2D(b, name, "kk")
+	header2D(b, name, "kk", false)
 	b.p("\tLEAQ (AX)(AX*2), DX")
 	b.p("\tLEAQ (R9)(R9*2), R11")
 	if mr > 4 {
@@ -578,7 +582,7 @@ func main() {
 	// the next w block.
 	for _, dt := range dtypes {
 		for mr := 1; mr <= 4; mr++ {
-			add(fmt.Sprintf("tilesPF%s_avx512", dt.name), mr, 1, tile(&s, avx512, dt, mr, 4, false, -1, unrollFor(avx512, dt), false, 0))
+			add(fmt.Sprintf("tilesPF%s_avx512", dt.name), mr, 1, tile(&s, avx512, dt, mr, 4, false, pfNext, unrollFor(avx512, dt), false, 0))
 		}
 	}
 	// Matrix-vector kernels (m = 1): many rows at once keep enough DRAM
@@ -627,7 +631,7 @@ func main() {
 		typ, args string
 	}{
 		{tables, "tileSet", ""},
-		{ksTables, "ksTileSet", ", st unsafe.Pointer, phase uintptr"},
+		{ksTables, "ksTileSet", ksArgs},
 	} {
 		var names []string
 		for k := range set.tables {
