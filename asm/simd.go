@@ -322,7 +322,7 @@ func driveMM(ts tileSet, ks ksTileSet, pf tileSet, mv tileFn, mvRows int, kb int
 		// x-stationary: an mr-row tile of x stays in L1 while a block of
 		// w rows that fits L2 streams under it, so the kernel's L2 traffic
 		// is w (half of x's bytes for bf16), not x.
-		nbw := max(nrMax, wBlockBytes/max(1, kk*ws)/nrMax*nrMax)
+		nbw := wBlockRows(nrMax, kk, ws)
 		for w0 := 0; w0 < n; w0 += nbw {
 			w1 := min(n, w0+nbw)
 			for t := 0; t < m; t += mrMax {
@@ -353,6 +353,12 @@ func driveMM(ts tileSet, ks ksTileSet, pf tileSet, mv tileFn, mvRows int, kb int
 	}
 }
 
+// wBlockRows is the number of w rows (a multiple of nrMax) of kk elements
+// of ws bytes that fit wBlockBytes: the block the x-stationary order sweeps.
+func wBlockRows(nrMax, kk, ws int) int {
+	return max(nrMax, wBlockBytes/max(1, kk*ws)/nrMax*nrMax)
+}
+
 // driveKS is driveMM's x-stationary order for a kk whose x tile does not
 // fit L1: per x tile, k goes in parts of kc blocks, each part's x tile
 // staying in L1 while the block of w rows (whole k, sized for L2) streams
@@ -360,7 +366,7 @@ func driveMM(ts tileSet, ks ksTileSet, pf tileSet, mv tileFn, mvRows int, kb int
 func driveKS(ks ksTileSet, kc, kb int, y []float32, ldy int, xp unsafe.Pointer, xs, ldx int, wp unsafe.Pointer, ws, ldw int, m, n, kk int) {
 	mrMax, nrMax := len(ks), len(ks[0])
 	nblk := kk / kb
-	nbw := max(nrMax, wBlockBytes/max(1, kk*ws)/nrMax*nrMax)
+	nbw := wBlockRows(nrMax, kk, ws)
 	// 64 bytes per accumulator, 64-byte aligned.
 	per := mrMax * nrMax * 16
 	sp := ksState.Get().(*[]float32)
