@@ -95,6 +95,30 @@ func mmBF16DP_avx512_4x3(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw ui
 func mmBF16DP_avx512_4x4(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 
 //go:noescape
+func mmBF16DP_avx512_5x1(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
+func mmBF16DP_avx512_5x2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
+func mmBF16DP_avx512_5x3(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
+func mmBF16DP_avx512_5x4(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
+func mmBF16DP_avx512_6x1(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
+func mmBF16DP_avx512_6x2(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
+func mmBF16DP_avx512_6x3(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
+func mmBF16DP_avx512_6x4(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
 func mmBF16_avx2_1x1(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 
 //go:noescape
@@ -447,6 +471,8 @@ var tilesBF16DP_avx512 = tileSet{
 	{mmBF16DP_avx512_2x1, mmBF16DP_avx512_2x2, mmBF16DP_avx512_2x3, mmBF16DP_avx512_2x4},
 	{mmBF16DP_avx512_3x1, mmBF16DP_avx512_3x2, mmBF16DP_avx512_3x3, mmBF16DP_avx512_3x4},
 	{mmBF16DP_avx512_4x1, mmBF16DP_avx512_4x2, mmBF16DP_avx512_4x3, mmBF16DP_avx512_4x4},
+	{mmBF16DP_avx512_5x1, mmBF16DP_avx512_5x2, mmBF16DP_avx512_5x3, mmBF16DP_avx512_5x4},
+	{mmBF16DP_avx512_6x1, mmBF16DP_avx512_6x2, mmBF16DP_avx512_6x3, mmBF16DP_avx512_6x4},
 }
 
 var tilesBF16_avx2 = tileSet{
@@ -561,6 +587,30 @@ func mmBF16DP_avx512_4x3_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw
 
 //go:noescape
 func mmBF16DP_avx512_4x4_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16DP_avx512_5x1_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16DP_avx512_5x2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16DP_avx512_5x3_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16DP_avx512_5x4_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16DP_avx512_6x1_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16DP_avx512_6x2_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16DP_avx512_6x3_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
+
+//go:noescape
+func mmBF16DP_avx512_6x4_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
 
 //go:noescape
 func mmBF16_avx2_1x1_ks(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
@@ -879,6 +929,8 @@ var tilesKSBF16DP_avx512 = ksTileSet{
 	{mmBF16DP_avx512_2x1_ks, mmBF16DP_avx512_2x2_ks, mmBF16DP_avx512_2x3_ks, mmBF16DP_avx512_2x4_ks},
 	{mmBF16DP_avx512_3x1_ks, mmBF16DP_avx512_3x2_ks, mmBF16DP_avx512_3x3_ks, mmBF16DP_avx512_3x4_ks},
 	{mmBF16DP_avx512_4x1_ks, mmBF16DP_avx512_4x2_ks, mmBF16DP_avx512_4x3_ks, mmBF16DP_avx512_4x4_ks},
+	{mmBF16DP_avx512_5x1_ks, mmBF16DP_avx512_5x2_ks, mmBF16DP_avx512_5x3_ks, mmBF16DP_avx512_5x4_ks},
+	{mmBF16DP_avx512_6x1_ks, mmBF16DP_avx512_6x2_ks, mmBF16DP_avx512_6x3_ks, mmBF16DP_avx512_6x4_ks},
 }
 
 var tilesKSBF16_avx2 = ksTileSet{
