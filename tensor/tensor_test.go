@@ -256,6 +256,42 @@ func TestPoolCoversRange(t *testing.T) {
 	}
 }
 
+// When one worker stalls on its first chunk, the others run the rest of
+// its share: Run would otherwise wait for the stalled worker's whole share.
+func TestPoolSteals(t *testing.T) {
+	for _, slow := range []int{0, 1} {
+		p := NewPool(2)
+		const n = 64
+		var hits [n]atomic.Int32
+		var done atomic.Int32
+		var stalled atomic.Bool
+		p.For(n, 1, func(w, lo, hi int) {
+			for i := lo; i < hi; i++ {
+				if w == slow && stalled.CompareAndSwap(false, true) {
+					// Wait until every other item ran: only stealing
+					// can get them done.
+					deadline := time.Now().Add(10 * time.Second)
+					for done.Load() < n-1 {
+						if time.Now().After(deadline) {
+							t.Errorf("slow worker %d: %d other items done after 10 s", slow, done.Load())
+							break
+						}
+						time.Sleep(50 * time.Microsecond)
+					}
+				}
+				hits[i].Add(1)
+				done.Add(1)
+			}
+		})
+		for i := range hits {
+			if h := hits[i].Load(); h != 1 {
+				t.Fatalf("slow worker %d: item %d ran %d times", slow, i, h)
+			}
+		}
+		p.Close()
+	}
+}
+
 // countJob counts the items it ran.
 type countJob struct{ n atomic.Int64 }
 
