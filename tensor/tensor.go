@@ -105,6 +105,12 @@ func (m *Mat) Check() error {
 //     tens to hundreds of items and the workers finish together (whole-m
 //     slabs of a w-row split, eight a product on two threads, left the
 //     faster core waiting for up to a slab at the end of each product).
+//     Items go weight-block-major: a worker's consecutive items share a
+//     weight block, which stays in its L2 for all the activation blocks, so
+//     weights come from memory once per product instead of once per
+//     activation block (their first pass ran at DRAM speed). Qwen2.5-0.5B
+//     prefill-512, 2 threads, A/B pairs: +7% (bf16 compute, 21 of 24) and
+//     +7.5% (float32 weights, 23 of 24).
 //
 // A row's result never depends on the split.
 const (
@@ -114,19 +120,19 @@ const (
 )
 
 // matmulJob is one product in mmBlockM × mmBlockN blocks, claimed
-// activation-block-major: the consecutive items a worker claims mostly
-// share their activations.
+// weight-block-major: the consecutive items a worker claims mostly share
+// their weights.
 type matmulJob struct {
 	y, x []float32
 	xb   []uint16 // bfloat16 activations, else nil
 	m    int
 	w    *Mat
-	nn   int // blocks of weight rows
+	nm   int // blocks of activation rows
 }
 
 func (j *matmulJob) Run(_, lo, hi int) {
 	for i := lo; i < hi; i++ {
-		t0, r0 := i/j.nn*mmBlockM, i%j.nn*mmBlockN
+		t0, r0 := i%j.nm*mmBlockM, i/j.nm*mmBlockN
 		mulBlock(j.y, j.x, j.xb, j.w, t0, min(j.m, t0+mmBlockM), r0, min(j.w.Rows, r0+mmBlockN))
 	}
 }
@@ -275,8 +281,8 @@ func runMulti(p *Pool, x []float32, xb []uint16, m int, ps []Product) {
 		for i := range ps {
 			n := ps[i].W.Rows
 			j.y, j.x, j.xb, j.m, j.w = ps[i].Y, x, xb, m, ps[i].W
-			j.nn = (n + mmBlockN - 1) / mmBlockN
-			p.Run(j.nn*((m+mmBlockM-1)/mmBlockM), 1, j)
+			j.nm = (m + mmBlockM - 1) / mmBlockM
+			p.Run(j.nm*((n+mmBlockN-1)/mmBlockN), 1, j)
 		}
 		j.y, j.x, j.xb, j.w = nil, nil, nil, nil
 		return
