@@ -91,3 +91,38 @@ func (p *Pool) RMSNorm(dst, x []float32, m int, w []float32, eps float32) {
 	j.op, j.dst, j.a, j.w, j.eps, j.rowSize = ewRMSNorm, dst, x, w, eps, len(w)
 	p.ew(j, m, len(w))
 }
+
+// ropeJob rotates the q and k rows of a prefill, a row (token) an item.
+type ropeJob struct {
+	q, k       []float32
+	qh, kh, hd int
+	cos, sin   []float32 // [rows, hd/2]
+}
+
+func (j *ropeJob) Run(_, lo, hi int) {
+	qd, kd, h2 := j.qh*j.hd, j.kh*j.hd, j.hd/2
+	for r := lo; r < hi; r++ {
+		cs, sn := j.cos[r*h2:(r+1)*h2], j.sin[r*h2:(r+1)*h2]
+		ApplyRope(j.q[r*qd:(r+1)*qd], j.qh, j.hd, cs, sn)
+		ApplyRope(j.k[r*kd:(r+1)*kd], j.kh, j.hd, cs, sn)
+	}
+}
+
+// Rope applies RoPE to m rows of queries (qHeads heads of hd) and keys
+// (kHeads heads), row r by the angles cos/sin[r·hd/2 : (r+1)·hd/2], as
+// ApplyRope does each row, across the workers.
+func (p *Pool) Rope(q []float32, qHeads int, k []float32, kHeads, hd int, cos, sin []float32, m int) {
+	if m == 0 {
+		return
+	}
+	_, _ = q[m*qHeads*hd-1], k[m*kHeads*hd-1]
+	_, _ = cos[m*hd/2-1], sin[m*hd/2-1]
+	j := &p.rope
+	*j = ropeJob{q: q, k: k, qh: qHeads, kh: kHeads, hd: hd, cos: cos, sin: sin}
+	if p.threads == 1 || m*(qHeads+kHeads)*hd < parMin {
+		j.Run(0, 0, m)
+	} else {
+		p.Run(m, p.Grain(m, 1, 1), j)
+	}
+	*j = ropeJob{}
+}

@@ -41,6 +41,34 @@ func TestPoolElementwise(t *testing.T) {
 	}
 }
 
+// Pool.Rope rotates every row as ApplyRope does.
+func TestPoolRope(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	const qh, kh, hd = 14, 2, 64
+	rope := NewRope(hd, 1e6)
+	for _, threads := range []int{1, 2, 3} {
+		p := NewPool(threads)
+		for _, m := range []int{1, 3, 40, 512} {
+			q, k := randVec(r, m*qh*hd), randVec(r, m*kh*hd)
+			cos, sin := make([]float32, m*hd/2), make([]float32, m*hd/2)
+			for i := 0; i < m; i++ {
+				rope.Table(7+i, cos[i*hd/2:(i+1)*hd/2], sin[i*hd/2:(i+1)*hd/2])
+			}
+			gq, gk := slices.Clone(q), slices.Clone(k)
+			p.Rope(gq, qh, gk, kh, hd, cos, sin, m)
+			for i := 0; i < m; i++ {
+				cs, sn := cos[i*hd/2:(i+1)*hd/2], sin[i*hd/2:(i+1)*hd/2]
+				ApplyRope(q[i*qh*hd:(i+1)*qh*hd], qh, hd, cs, sn)
+				ApplyRope(k[i*kh*hd:(i+1)*kh*hd], kh, hd, cs, sn)
+			}
+			if !slices.Equal(gq, q) || !slices.Equal(gk, k) {
+				t.Fatalf("threads=%d m=%d: Pool.Rope differs from ApplyRope per row", threads, m)
+			}
+		}
+		p.Close()
+	}
+}
+
 func ExamplePool_SiLUMul() {
 	p := NewPool(2)
 	defer p.Close()

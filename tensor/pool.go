@@ -62,6 +62,7 @@ type Pool struct {
 	multi multiJob  // reusable job for the products of a decode step
 	cv    bf16Job   // reusable job for ToBF16
 	ew1   ewJob     // reusable job for the element-wise operations
+	rope  ropeJob   // reusable job for Rope
 }
 
 // ownedRange is a worker's share [lo, hi) of the items of an operation,

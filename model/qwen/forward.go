@@ -225,11 +225,7 @@ func (m *Model) Forward(seqs []Seq, req Request) (*Output, error) {
 			p.RMSNorm(w.q, w.q, T*c.NumHeads, L.QNorm, eps)
 			p.RMSNorm(w.k, w.k, T*c.NumKVHeads, L.KNorm, eps)
 		}
-		for r := 0; r < T; r++ {
-			cs, sn := w.cos[r*hd/2:(r+1)*hd/2], w.sin[r*hd/2:(r+1)*hd/2]
-			tensor.ApplyRope(w.q[r*qd:(r+1)*qd], c.NumHeads, hd, cs, sn)
-			tensor.ApplyRope(w.k[r*kvd:(r+1)*kvd], c.NumKVHeads, hd, cs, sn)
-		}
+		p.Rope(w.q, c.NumHeads, w.k, c.NumKVHeads, hd, w.cos, w.sin, T)
 
 		// Append k, v to each sequence's cache, then attend.
 		w.segs = w.segs[:0]
