@@ -521,3 +521,19 @@ func TestMatMulNN(t *testing.T) {
 		}
 	})
 }
+
+// The limit measurements give a finite positive figure on every level,
+// and the bandwidth one none for a buffer too small to share out.
+func TestMeasure(t *testing.T) {
+	forEachLevel(t, func(t *testing.T) {
+		buf := make([]float32, 1<<20)
+		for _, th := range []int{1, 2} {
+			if bw := MeasureReadBandwidthIn(th, buf); !(bw > 0) || math.IsInf(bw, 0) {
+				t.Errorf("threads=%d: read bandwidth %v GB/s", th, bw)
+			}
+		}
+		if bw := MeasureReadBandwidthIn(2, buf[:bwRow]); bw != 0 {
+			t.Errorf("buffer of one row for 2 threads: %v GB/s, want 0", bw)
+		}
+	})
+}
