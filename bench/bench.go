@@ -44,19 +44,26 @@ func measureLimits(threads int, buf []float32) Limits {
 
 // ModelResult is one model benchmark.
 type ModelResult struct {
-	Shape               string  `json:"shape"`
-	DType               string  `json:"dtype"`
-	Threads             int     `json:"threads"`
-	Dispatch            string  `json:"dispatch"`
-	PromptTokens        int     `json:"prompt_tokens"`
-	GenTokens           int     `json:"gen_tokens"`
-	Rounds              int     `json:"rounds"` // best of this many rounds
-	PrefillTokS         float64 `json:"prefill_tok_s"`
-	DecodeTokS          float64 `json:"decode_tok_s"`
-	WeightBytes         int64   `json:"weight_bytes"`
-	DecodeGBs           float64 `json:"decode_gb_s"`
-	PrefillGFlops       float64 `json:"prefill_gflop_s"`
-	DecodeBWFraction    float64 `json:"decode_bw_fraction"`
+	Shape            string  `json:"shape"`
+	DType            string  `json:"dtype"`
+	Threads          int     `json:"threads"`
+	Dispatch         string  `json:"dispatch"`
+	PromptTokens     int     `json:"prompt_tokens"`
+	GenTokens        int     `json:"gen_tokens"`
+	Rounds           int     `json:"rounds"` // best of this many rounds
+	PrefillTokS      float64 `json:"prefill_tok_s"`
+	DecodeTokS       float64 `json:"decode_tok_s"`
+	WeightBytes      int64   `json:"weight_bytes"`
+	DecodeGBs        float64 `json:"decode_gb_s"`
+	PrefillGFlops    float64 `json:"prefill_gflop_s"`
+	DecodeBWFraction float64 `json:"decode_bw_fraction"`
+	// DecodeKVBytes is the float32 keys and values a decode step reads
+	// from the cache, on average over the decoded tokens (all layers), and
+	// DecodeReadFraction the bandwidth fraction of weights and cache
+	// together: for Qwen3-0.6B at 600 positions the cache is a tenth of
+	// what a token reads, which decode_bw_fraction leaves out.
+	DecodeKVBytes       int64   `json:"decode_kv_bytes"`
+	DecodeReadFraction  float64 `json:"decode_read_fraction"`
 	PrefillPeakFraction float64 `json:"prefill_peak_fraction"`
 	// PrefillBF16PeakFraction is prefill against the VDPBF16PS peak (0
 	// where the CPU has none), whatever the compute precision.
@@ -163,8 +170,12 @@ func RunModel(m *qwen.Model, shape string, prompt, gen, rounds int, progress fun
 		r.DecodeTokS = float64(gen) / dec
 		r.DecodeGBs = float64(r.WeightBytes) * r.DecodeTokS / 1e9
 	}
+	// Decode step i attends over prompt+i+1 positions.
+	ctx := float64(prompt) + float64(gen+1)/2
+	r.DecodeKVBytes = int64(ctx * float64(2*4*m.Config.NumLayers*m.Config.KVDim()))
 	if lim.ReadGBs > 0 {
 		r.DecodeBWFraction = r.DecodeGBs / lim.ReadGBs
+		r.DecodeReadFraction = float64(r.WeightBytes+r.DecodeKVBytes) * r.DecodeTokS / 1e9 / lim.ReadGBs
 	}
 	// The default kernels widen bf16/f16 weights and use float32 FMA (the
 	// golden tolerances need float32 activations), so FMA is their peak;

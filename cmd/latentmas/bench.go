@@ -77,6 +77,7 @@ bfloat16 PyTorch model; faster, but no longer float32-exact).`, stderr)
 		of = fmt.Sprintf("%.0f%% of f32 FMA peak, %s", 100*r.PrefillPeakFraction, of)
 	}
 	fmt.Fprintf(stdout, "prefill %d: %.1f tok/s, %.1f GFLOP/s (%s)\n", r.PromptTokens, r.PrefillTokS, r.PrefillGFlops, of)
-	fmt.Fprintf(stdout, "decode  %d: %.1f tok/s, %.1f GB/s of weights (%.0f%% of bandwidth)\n", r.GenTokens, r.DecodeTokS, r.DecodeGBs, 100*r.DecodeBWFraction)
+	fmt.Fprintf(stdout, "decode  %d: %.1f tok/s, %.1f GB/s of weights (%.0f%% of bandwidth; %.0f%% with the KV cache's %.0f MB a token)\n",
+		r.GenTokens, r.DecodeTokS, r.DecodeGBs, 100*r.DecodeBWFraction, 100*r.DecodeReadFraction, float64(r.DecodeKVBytes)/1e6)
 	return nil
 }

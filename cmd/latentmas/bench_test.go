@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/latentmas/latentmas/model/qwen"
 )
 
 // bench --json prints one object with the figures the issue names, for
@@ -18,6 +20,8 @@ func TestBenchJSON(t *testing.T) {
 		PrefillTokS             float64 `json:"prefill_tok_s"`
 		DecodeTokS              float64 `json:"decode_tok_s"`
 		DecodeBWFraction        float64 `json:"decode_bw_fraction"`
+		DecodeKVBytes           int64   `json:"decode_kv_bytes"`
+		DecodeReadFraction      float64 `json:"decode_read_fraction"`
 		PrefillPeakFraction     float64 `json:"prefill_peak_fraction"`
 		PrefillBF16PeakFraction float64 `json:"prefill_bf16_peak_fraction"`
 		Threads                 int     `json:"threads"`
@@ -36,6 +40,18 @@ func TestBenchJSON(t *testing.T) {
 	}
 	if !(r.PrefillTokS > 0 && r.DecodeTokS > 0 && r.DecodeBWFraction > 0 && r.PrefillPeakFraction > 0 && r.Limits.ReadGBs > 0) {
 		t.Errorf("missing figures: %+v", r)
+	}
+	// Two decode steps attend over 9 and 10 positions: 9.5 on average,
+	// float32 keys and values of every layer.
+	cfg, err := qwen.Shape("qwen2.5-0.5b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := int64(9.5 * float64(2*4*cfg.NumLayers*cfg.KVDim())); r.DecodeKVBytes != want {
+		t.Errorf("decode_kv_bytes %d, want %d", r.DecodeKVBytes, want)
+	}
+	if !(r.DecodeReadFraction > r.DecodeBWFraction) {
+		t.Errorf("decode_read_fraction %g not above decode_bw_fraction %g", r.DecodeReadFraction, r.DecodeBWFraction)
 	}
 	// With bf16 activations the prefill peak is the BF16 one (when the
 	// CPU has VDPBF16PS; elsewhere both are zero or the FMA fallback).
