@@ -48,16 +48,22 @@ func (j *ewJob) Run(_, lo, hi int) {
 // ew runs j over items items of size elements each, in parallel when
 // there are enough elements.
 func (p *Pool) ew(j *ewJob, items, size int) {
-	if p.threads == 1 || items*size < parMin {
-		j.Run(0, 0, items)
-	} else {
-		align := 1
-		if size == 1 {
-			align = 64 // whole cache lines
-		}
-		p.Run(items, p.Grain(items, max(1, 4096/size), align), j)
+	align := 1
+	if size == 1 {
+		align = 64 // whole cache lines
 	}
+	p.runSmall(items, items*size, p.Grain(items, max(1, 4096/size), align), j)
 	*j = ewJob{}
+}
+
+// runSmall is Run for an operation over elems elements in all: on the
+// caller alone below parMin, where a hand-off costs more than the work.
+func (p *Pool) runSmall(items, elems, grain int, j Job) {
+	if p.threads == 1 || elems < parMin {
+		j.Run(0, 0, items)
+		return
+	}
+	p.Run(items, grain, j)
 }
 
 // SiLUMul is SiLUMul (gate = silu(gate)·up) across the workers.
@@ -119,10 +125,6 @@ func (p *Pool) Rope(q []float32, qHeads int, k []float32, kHeads, hd int, cos, s
 	_, _ = cos[m*hd/2-1], sin[m*hd/2-1]
 	j := &p.rope
 	*j = ropeJob{q: q, k: k, qh: qHeads, kh: kHeads, hd: hd, cos: cos, sin: sin}
-	if p.threads == 1 || m*(qHeads+kHeads)*hd < parMin {
-		j.Run(0, 0, m)
-	} else {
-		p.Run(m, p.Grain(m, 1, 1), j)
-	}
+	p.runSmall(m, m*(qHeads+kHeads)*hd, p.Grain(m, 1, 1), j)
 	*j = ropeJob{}
 }

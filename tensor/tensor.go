@@ -213,13 +213,7 @@ func ToBF16(p *Pool, dst []uint16, x []float32) []uint16 {
 	dst = dst[:len(x)]
 	j := &p.cv
 	j.dst, j.src = dst, x
-	if len(x) < parMin {
-		// A decode step's few thousand values: a hand-off to the workers
-		// would cost more than the rounding.
-		j.Run(0, 0, len(x))
-	} else {
-		p.Run(len(x), p.Grain(len(x), 4096, 64), j)
-	}
+	p.runSmall(len(x), len(x), p.Grain(len(x), 4096, 64), j)
 	j.dst, j.src = nil, nil
 	return dst
 }
