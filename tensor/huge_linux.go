@@ -10,17 +10,17 @@ import (
 // madvHugepage is MADV_HUGEPAGE.
 const madvHugepage = 14
 
-// adviseHuge marks the whole 2 MiB pages inside s for transparent huge
+// adviseHuge marks the whole 2 MiB pages inside b for transparent huge
 // pages. It is advice: errors (THP disabled, old kernels) are ignored.
-func adviseHuge(s []float32) {
-	start := uintptr(unsafe.Pointer(unsafe.SliceData(s)))
-	end := start + uintptr(len(s))*4
+func adviseHuge(b []byte) {
+	if len(b) < 2*hugePage {
+		return
+	}
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
 	lo := (start + hugePage - 1) &^ (hugePage - 1)
-	hi := end &^ (hugePage - 1)
+	hi := (start + uintptr(len(b))) &^ (hugePage - 1)
 	if hi <= lo {
 		return
 	}
-	i, j := (lo-start)/4, (hi-start)/4
-	b := unsafe.Slice((*byte)(unsafe.Pointer(&s[i])), (j-i)*4)
-	_ = syscall.Madvise(b, madvHugepage)
+	_ = syscall.Madvise(b[lo-start:hi-start], madvHugepage)
 }

@@ -2,4 +2,4 @@
 
 package tensor
 
-func adviseHuge([]float32) {}
+func adviseHuge([]byte) {}

@@ -2,7 +2,7 @@ package tensor
 
 import "testing"
 
-// HugeF32 is a zeroed, writable slice of the asked length whether or not
+// HugeF32 and HugeBytes are a zeroed, writable slice of the asked length whether or not
 // huge pages were advised (below 4 MiB they are not).
 func TestHugeF32(t *testing.T) {
 	for _, n := range []int{0, 1, 1000, 3 << 20, 5<<20 + 3} {
@@ -18,6 +18,16 @@ func TestHugeF32(t *testing.T) {
 		}
 		if n > 0 {
 			s[n-1] = 1
+		}
+		b := HugeBytes(n)
+		if len(b) != n {
+			t.Fatalf("HugeBytes(%d): len %d", n, len(b))
+		}
+		for i := 0; i < n; i += 4093 {
+			if b[i] != 0 {
+				t.Fatalf("HugeBytes(%d)[%d] = %d, want 0", n, i, b[i])
+			}
+			b[i] = 1
 		}
 	}
 }

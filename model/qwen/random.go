@@ -63,32 +63,54 @@ func RandomSource(cfg *Config, dtype tensor.DType, std float64, seed uint64) Mem
 		rng ^= rng >> 27
 		return float32(int64(rng*0x2545F4914F6CDD1D)>>40) / (1 << 23)
 	}
-	// Uniform on [-a, a] has standard deviation a/√3.
+	// The tensors are laid out in one slab, as in a checkpoint file, whose
+	// memory is advised for huge pages: weights streamed once a token cost
+	// a TLB miss per 4 KiB page otherwise, and on a VM (nested paging) those
+	// page walks are what a busy neighbour slows most. Qwen2.5-0.5B decode,
+	// 2 threads, 12 interleaved rounds: 15–20% faster on average.
+	type spec struct {
+		t              *safetensors.Tensor
+		dt             tensor.DType
+		scale, offset  float32
+		n, off, nbytes int
+	}
+	var specs []spec
+	size := 0
 	add := func(name string, dt tensor.DType, scale, offset float32, shape ...int) {
 		n := 1
 		for _, d := range shape {
 			n *= d
 		}
-		t := &safetensors.Tensor{Name: name, Shape: shape, File: "random"}
-		switch dt {
-		case tensor.F32:
-			t.DType, t.Data = safetensors.F32, make([]byte, 4*n)
-			for i := 0; i < n; i++ {
-				binary.LittleEndian.PutUint32(t.Data[4*i:], math.Float32bits(offset+scale*next()))
-			}
-		case tensor.BF16:
-			t.DType, t.Data = safetensors.BF16, make([]byte, 2*n)
-			for i := 0; i < n; i++ {
-				binary.LittleEndian.PutUint16(t.Data[2*i:], uint16(math.Float32bits(offset+scale*next())>>16))
-			}
-		case tensor.F16:
-			t.DType, t.Data = safetensors.F16, make([]byte, 2*n)
-			for i := 0; i < n; i++ {
-				binary.LittleEndian.PutUint16(t.Data[2*i:], f32ToF16(offset+scale*next()))
-			}
-		}
-		src[name] = t
+		nb := n * dt.Size()
+		specs = append(specs, spec{&safetensors.Tensor{Name: name, Shape: shape, File: "random"}, dt, scale, offset, n, size, nb})
+		size += (nb + 63) &^ 63 // every tensor on a cache line
 	}
+	fill := func() {
+		slab := tensor.HugeBytes(size)
+		for _, sp := range specs {
+			t, n, scale, offset := sp.t, sp.n, sp.scale, sp.offset
+			t.Data = slab[sp.off : sp.off+sp.nbytes : sp.off+sp.nbytes]
+			switch sp.dt {
+			case tensor.F32:
+				t.DType = safetensors.F32
+				for i := 0; i < n; i++ {
+					binary.LittleEndian.PutUint32(t.Data[4*i:], math.Float32bits(offset+scale*next()))
+				}
+			case tensor.BF16:
+				t.DType = safetensors.BF16
+				for i := 0; i < n; i++ {
+					binary.LittleEndian.PutUint16(t.Data[2*i:], uint16(math.Float32bits(offset+scale*next())>>16))
+				}
+			case tensor.F16:
+				t.DType = safetensors.F16
+				for i := 0; i < n; i++ {
+					binary.LittleEndian.PutUint16(t.Data[2*i:], f32ToF16(offset+scale*next()))
+				}
+			}
+			src[t.Name] = t
+		}
+	}
+	// Uniform on [-a, a] has standard deviation a/√3.
 	a := float32(std * math.Sqrt(3))
 	add("model.embed_tokens.weight", dtype, a, 0, V, D)
 	if !cfg.TieWordEmbeddings {
@@ -116,6 +138,7 @@ func RandomSource(cfg *Config, dtype tensor.DType, std float64, seed uint64) Mem
 		add(p+"mlp.up_proj.weight", dtype, a, 0, I, D)
 		add(p+"mlp.down_proj.weight", dtype, a, 0, D, I)
 	}
+	fill()
 	return src
 }
 
