@@ -13,6 +13,7 @@ package tensor
 
 import (
 	"fmt"
+	"unsafe"
 
 	"github.com/latentmas/latentmas/asm"
 )
@@ -208,7 +209,8 @@ func (j *bf16Job) Run(_, lo, hi int) { asm.F32ToBF16(j.dst[lo:hi], j.src[lo:hi])
 // returns it: the activations of MatMulBF16Act.
 func ToBF16(p *Pool, dst []uint16, x []float32) []uint16 {
 	if cap(dst) < len(x) {
-		dst = make([]uint16, len(x))
+		b := HugeBytes(2 * len(x))
+		dst = unsafe.Slice((*uint16)(unsafe.Pointer(unsafe.SliceData(b))), len(x))
 	}
 	dst = dst[:len(x)]
 	j := &p.cv

@@ -113,9 +113,11 @@ func (m *Model) matmuls(x []float32, T int, ps ...tensor.Product) {
 	tensor.MatMuls(m.Pool, x, T, ps...)
 }
 
+// grow returns b resliced to n, or a new slice with room to spare; a
+// prefill's buffers (megabytes) are in huge pages, as the weights are.
 func grow(b []float32, n int) []float32 {
 	if cap(b) < n {
-		return make([]float32, n, n+n/4)
+		return tensor.HugeF32(n + n/4)[:n]
 	}
 	return b[:n]
 }
