@@ -73,7 +73,10 @@ type ModelResult struct {
 	// Compute is "f32", or "bf16" with Options.BF16Activations (then the
 	// peak of prefill_peak_fraction is the BF16 one).
 	Compute string `json:"compute"`
-	Limits  Limits `json:"limits"`
+	// HugePages: the weights are in huge pages (Options.HugePages), else
+	// in 4 KiB pages as a memory-mapped checkpoint's are.
+	HugePages bool   `json:"huge_pages"`
+	Limits    Limits `json:"limits"`
 }
 
 // ParseDType maps "bf16"/"f32"/"f16" to a tensor dtype.
@@ -121,7 +124,7 @@ func layerFlops(m *qwen.Model) float64 {
 func RunModel(m *qwen.Model, shape string, prompt, gen, rounds int, progress func(round int)) (ModelResult, error) {
 	rounds = max(rounds, 1)
 	r := ModelResult{Shape: shape, DType: m.Embed.DType.String(), Threads: m.Pool.Threads(), Dispatch: asm.Dispatch(),
-		PromptTokens: prompt, GenTokens: gen, Rounds: rounds, WeightBytes: m.WeightBytes(), Compute: "f32"}
+		PromptTokens: prompt, GenTokens: gen, Rounds: rounds, WeightBytes: m.WeightBytes(), Compute: "f32", HugePages: m.HugePages()}
 	bf16 := m.BF16Activations() && m.Embed.DType == tensor.BF16
 	if bf16 {
 		r.Compute = "bf16"

@@ -12,7 +12,7 @@ import (
 // run (each iteration one round, the figures the best round against the best
 // limit, as `latentmas bench` reports them).
 func BenchmarkModel(b *testing.B) {
-	m, err := NewModel("qwen3-0.6b", tensor.BF16, qwen.Options{})
+	m, err := NewModel("qwen3-0.6b", tensor.BF16, qwen.Options{HugePages: true})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -33,7 +33,7 @@ func qwen3Setup(b *testing.B) (*qwen.Model, *tokenizer.Tokenizer) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		m, err := NewModel("qwen3-0.6b", tensor.BF16, qwen.Options{})
+		m, err := NewModel("qwen3-0.6b", tensor.BF16, qwen.Options{HugePages: true})
 		if err != nil {
 			b.Fatal(err)
 		}

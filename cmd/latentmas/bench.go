@@ -30,7 +30,9 @@ reported as a fraction of the bandwidth (weights read per token ÷ time),
 prefill as a fraction of the peak FLOP/s of the arithmetic used: float32
 FMA by default, VDPBF16PS with --compute bf16 (bf16 weights only: the
 activations are rounded to bfloat16 before each matrix product, as in a
-bfloat16 PyTorch model; faster, but no longer float32-exact).`, stderr)
+bfloat16 PyTorch model; faster, but no longer float32-exact). The
+weights are in huge pages unless --hugepages=false (see --hugepages of
+run, generate and logits).`, stderr)
 	shape := fs.String("shape", "qwen3-0.6b", "model shape: qwen2.5-0.5b, qwen3-0.6b, qwen3-4b")
 	dtype := fs.String("dtype", "bf16", "weight dtype: bf16, f32, f16")
 	prompt := fs.Int("prompt", 512, "prefill tokens")
@@ -39,6 +41,7 @@ bfloat16 PyTorch model; faster, but no longer float32-exact).`, stderr)
 	threads := fs.Int("threads", 0, "worker threads (0 = all cores)")
 	rounds := fs.Int("rounds", 3, "rounds; each figure is the best round against the best limit measured")
 	asJSON := fs.Bool("json", false, "print one JSON object")
+	hugePages := fs.Bool("hugepages", true, "random weights in transparent huge pages, as --hugepages loads a checkpoint's; false: 4 KiB pages, as a memory-mapped checkpoint's are without it")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -54,7 +57,7 @@ bfloat16 PyTorch model; faster, but no longer float32-exact).`, stderr)
 		return err
 	}
 	fmt.Fprintf(stderr, "building a random %s model (%s)...\n", *shape, *dtype)
-	m, err := bench.NewModel(*shape, dt, qwen.Options{Threads: *threads, BF16Activations: bf16Act})
+	m, err := bench.NewModel(*shape, dt, qwen.Options{Threads: *threads, BF16Activations: bf16Act, HugePages: *hugePages})
 	if err != nil {
 		return err
 	}
@@ -70,7 +73,11 @@ bfloat16 PyTorch model; faster, but no longer float32-exact).`, stderr)
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(r)
 	}
-	fmt.Fprintf(stdout, "%s %s weights, %s compute, %d threads, kernels %s\n", r.Shape, r.DType, r.Compute, r.Threads, r.Dispatch)
+	pages := "4 KiB pages"
+	if r.HugePages {
+		pages = "huge pages"
+	}
+	fmt.Fprintf(stdout, "%s %s weights in %s, %s compute, %d threads, kernels %s\n", r.Shape, r.DType, pages, r.Compute, r.Threads, r.Dispatch)
 	fmt.Fprintf(stdout, "machine: read %.1f GB/s, f32 FMA %.0f GFLOP/s, BF16 %.0f GFLOP/s\n", lim.ReadGBs, lim.PeakFMAGFlop, lim.PeakBF16)
 	of := fmt.Sprintf("%.0f%% of BF16 peak", 100*r.PrefillBF16PeakFraction)
 	if r.Compute != "bf16" {

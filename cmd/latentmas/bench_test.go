@@ -28,6 +28,7 @@ func TestBenchJSON(t *testing.T) {
 		Rounds                  int     `json:"rounds"`
 		Dispatch                string  `json:"dispatch"`
 		Compute                 string  `json:"compute"`
+		HugePages               bool    `json:"huge_pages"`
 		Limits                  struct {
 			ReadGBs float64 `json:"read_gb_s"`
 		} `json:"limits"`
@@ -35,8 +36,8 @@ func TestBenchJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
 		t.Fatalf("not one JSON object: %v\n%s", err, stdout)
 	}
-	if r.Threads != 1 || r.Dispatch == "" || r.Compute != "bf16" || r.Rounds != 2 {
-		t.Errorf("threads %d, dispatch %q, compute %q, rounds %d; want 1, a level, bf16, 2", r.Threads, r.Dispatch, r.Compute, r.Rounds)
+	if r.Threads != 1 || r.Dispatch == "" || r.Compute != "bf16" || r.Rounds != 2 || !r.HugePages {
+		t.Errorf("threads %d, dispatch %q, compute %q, rounds %d, huge pages %v; want 1, a level, bf16, 2, true", r.Threads, r.Dispatch, r.Compute, r.Rounds, r.HugePages)
 	}
 	if !(r.PrefillTokS > 0 && r.DecodeTokS > 0 && r.DecodeBWFraction > 0 && r.PrefillPeakFraction > 0 && r.Limits.ReadGBs > 0) {
 		t.Errorf("missing figures: %+v", r)

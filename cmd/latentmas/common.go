@@ -40,6 +40,9 @@ type loaded struct {
 // computeHelp documents --compute.
 const computeHelp = "activation precision of matrix products over bf16 weights: f32 (float32, matches the float32 reference), or bf16 (activations rounded to bfloat16 as in a bfloat16 PyTorch model; faster prefill on AVX512_BF16)"
 
+// hugePagesHelp documents --hugepages.
+const hugePagesHelp = "copy the weights out of the memory-mapped checkpoint into transparent huge pages at load (Linux): costs a copy and the model's size in private memory; decode then streams them with far fewer TLB misses (on a 2-core VM 15-20% faster on average, up to twice as fast while neighbours load the memory system)"
+
 // parseCompute maps --compute to Options.BF16Activations.
 func parseCompute(s string) (bool, error) {
 	switch s {

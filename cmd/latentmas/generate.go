@@ -39,6 +39,7 @@ greedy. --chat renders the prompt with the checkpoint's own chat template.`, std
 	seed := fs.Uint64("seed", 42, "random seed")
 	threads := fs.Int("threads", 0, "worker threads (0 = all cores)")
 	compute := fs.String("compute", "f32", computeHelp)
+	hugePages := fs.Bool("hugepages", false, hugePagesHelp)
 	offline := fs.Bool("offline", false, "never download (also HF_HUB_OFFLINE=1)")
 	asJSON := fs.Bool("json", false, "print one JSON object (ids, text, stats) instead of streaming text")
 	device := fs.String("device", "cpu", deviceHelp)
@@ -55,7 +56,7 @@ greedy. --chat renders the prompt with the checkpoint's own chat template.`, std
 	if err != nil {
 		return err
 	}
-	lm, err := loadModel(*model, qwen.Options{Threads: *threads, BF16Activations: bf16Act}, *offline, stderr)
+	lm, err := loadModel(*model, qwen.Options{Threads: *threads, BF16Activations: bf16Act, HugePages: *hugePages}, *offline, stderr)
 	if err != nil {
 		return err
 	}

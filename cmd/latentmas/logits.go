@@ -70,6 +70,7 @@ state of the last position (the vector LatentMAS realigns).`, stderr)
 	top := fs.Int("top", 20, "how many logits to print per position")
 	threads := fs.Int("threads", 0, "worker threads (0 = all cores)")
 	compute := fs.String("compute", "f32", computeHelp)
+	hugePages := fs.Bool("hugepages", false, hugePagesHelp)
 	device := fs.String("device", "cpu", deviceHelp)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -88,7 +89,7 @@ state of the last position (the vector LatentMAS realigns).`, stderr)
 	if err != nil {
 		return err
 	}
-	m, err := loadQwen(*model, qwen.Options{Threads: *threads, BF16Activations: bf16Act}, stderr)
+	m, err := loadQwen(*model, qwen.Options{Threads: *threads, BF16Activations: bf16Act, HugePages: *hugePages}, stderr)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -128,5 +129,15 @@ func TestLogitsComputeBF16IgnoredForF32(t *testing.T) {
 	code, _, stderr := run(t, "logits", "--model", goldenModel(t, "qwen3-tiny-sharded"), "--ids", "1,2", "--compute", "bf16")
 	if code != 0 || !strings.Contains(stderr, "--compute bf16 ignored") || !strings.Contains(stderr, "F32") {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+// --hugepages (weights copied into huge pages) prints the same logits and
+// hidden state, to the bit, as the memory-mapped weights.
+func TestLogitsHugePages(t *testing.T) {
+	_, _, mapped := logitsOnShortPrompt(t, "--top", "5")
+	_, _, huge := logitsOnShortPrompt(t, "--top", "5", "--hugepages")
+	if !reflect.DeepEqual(mapped, huge) {
+		t.Fatalf("--hugepages output differs:\n%+v\n%+v", huge, mapped)
 	}
 }

@@ -36,6 +36,7 @@ type runFlags struct {
 	method, model, task, prompt, split, data, dataDir, output   string
 	latentSteps, maxSamples, maxNew, batch, contextLen, threads int
 	compute                                                     string
+	hugePages                                                   bool
 	realign, think, latentOnly, seqOnly, resume, offline        bool
 	resize, useVLLM                                             bool
 	temperature, topP, ridge                                    float64
@@ -113,6 +114,7 @@ the latents mapped by --align_method).`, stderr)
 	fs.StringVar(&f.shard, "shard", "", "i/n: run every n-th problem starting at i (combine with latentmas merge)")
 	fs.IntVar(&f.threads, "threads", 0, "worker threads (0 = all cores)")
 	fs.StringVar(&f.compute, "compute", "f32", computeHelp)
+	fs.BoolVar(&f.hugePages, "hugepages", false, hugePagesHelp)
 	fs.BoolVar(&f.offline, "offline", false, "never download (also HF_HUB_OFFLINE=1)")
 	fs.BoolVar(&f.useVLLM, "use_vllm", false, "not supported (vLLM is a GPU server); accepted only to explain")
 	device := fs.String("device", "cpu", deviceHelp)
@@ -202,7 +204,7 @@ the latents mapped by --align_method).`, stderr)
 	if err != nil {
 		return err
 	}
-	m, err := loadQwen(dir, qwen.Options{Threads: f.threads, BF16Activations: f.compute == "bf16"}, stderr)
+	m, err := loadQwen(dir, qwen.Options{Threads: f.threads, BF16Activations: f.compute == "bf16", HugePages: f.hugePages}, stderr)
 	if err != nil {
 		return err
 	}
@@ -335,7 +337,7 @@ func loadHybrid(f *runFlags, base *qwen.Model, baseTok *tokenizer.Tokenizer, std
 				extra.Close()
 				return nil, nil, err
 			}
-			m, err := loadQwen(dir, qwen.Options{Threads: f.threads, BF16Activations: f.compute == "bf16"}, stderr)
+			m, err := loadQwen(dir, qwen.Options{Threads: f.threads, BF16Activations: f.compute == "bf16", HugePages: f.hugePages}, stderr)
 			if err != nil {
 				extra.Close()
 				return nil, nil, err

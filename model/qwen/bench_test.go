@@ -16,7 +16,7 @@ func qwen3_06b(b *testing.B) *Model {
 		if err != nil {
 			b.Fatal(err)
 		}
-		m, err := NewRandom(cfg, tensor.BF16, 1, Options{})
+		m, err := NewRandom(cfg, tensor.BF16, 1, Options{HugePages: true})
 		if err != nil {
 			b.Fatal(err)
 		}

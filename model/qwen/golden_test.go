@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"github.com/latentmas/latentmas/internal/golden"
 	"maps"
+	"math"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -206,6 +207,42 @@ func TestGoldenGreedy(t *testing.T) {
 						t.Errorf("greedy ids\n got %v\nwant %v", got, spec.IDs)
 					}
 				})
+			}
+		})
+	}
+}
+
+// TestLoadHugePages: a model whose weights were copied into huge pages
+// (Options.HugePages) gives the same bits as the memory-mapped one, on every
+// golden checkpoint, with its files unmapped (Load closes them).
+func TestLoadHugePages(t *testing.T) {
+	for _, g := range goldenModels(t) {
+		t.Run(g.name(), func(t *testing.T) {
+			mapped := g.load(t, 2)
+			huge, err := Load(g.dir, Options{Threads: 2, HugePages: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer huge.Close()
+			ids := make([]int, 9)
+			for i := range ids {
+				ids[i] = (i*31 + 7) % mapped.Config.VocabSize
+			}
+			var logits [2][]float32
+			for i, m := range []*Model{mapped, huge} {
+				out, err := m.Forward([]Seq{{Cache: m.NewCache(len(ids)), IDs: ids}}, Request{Logits: LogitsAll})
+				if err != nil {
+					t.Fatal(err)
+				}
+				logits[i] = append([]float32(nil), out.Logits...)
+			}
+			if len(logits[0]) != len(ids)*mapped.Config.VocabSize {
+				t.Fatalf("%d logits", len(logits[0]))
+			}
+			for i := range logits[0] {
+				if math.Float32bits(logits[0][i]) != math.Float32bits(logits[1][i]) {
+					t.Fatalf("logit %d: mapped %g, huge pages %g", i, logits[0][i], logits[1][i])
+				}
 			}
 		})
 	}

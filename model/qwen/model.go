@@ -51,6 +51,7 @@ type Model struct {
 
 	backend Forwarder // when set, Forward runs there (e.g. Vulkan)
 	bf16Act bool      // Options.BF16Activations
+	huge    bool      // the weights are in huge pages (Options.HugePages)
 
 	mu    sync.Mutex
 	ws    workspace
@@ -67,6 +68,10 @@ type Forwarder interface {
 // BF16Activations reports whether Options.BF16Activations is in effect
 // (asked for, and the weights are bfloat16).
 func (m *Model) BF16Activations() bool { return m.bf16Act }
+
+// HugePages reports whether Load or NewRandom put the weights in huge-page
+// memory (Options.HugePages).
+func (m *Model) HugePages() bool { return m.huge }
 
 // SetBackend makes Forward run on b (nil: back to the CPU), so everything
 // built on the model — latent rollouts, generation, the methods — uses it.
@@ -88,6 +93,18 @@ type Options struct {
 	// float32 golden outputs) by that rounding. Results still never depend
 	// on batching or threads. Other weight dtypes ignore it.
 	BF16Activations bool
+
+	// HugePages makes Load copy the weights out of the memory-mapped
+	// checkpoint into one private slab advised for transparent huge pages
+	// (Linux; elsewhere a plain copy) and unmap the files, and NewRandom
+	// make its weights there. A decode step
+	// streams every weight once; in 4 KiB pages that is a TLB miss per
+	// page, and on a VM (nested paging) those page walks are what a busy
+	// neighbour slows most: Qwen2.5-0.5B decode on a 2-core Firecracker VM
+	// ran 15–20% faster on average, up to twice as fast in loud minutes. It
+	// costs a copy at load and the model's size in private memory, which
+	// the page cache no longer shares with other processes. Off by default.
+	HugePages bool
 }
 
 // Load opens the checkpoint in dir (config.json plus model.safetensors or a
@@ -101,13 +118,55 @@ func Load(dir string, opt Options) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := New(cfg, ck, opt)
+	var src TensorSource = ck
+	if opt.HugePages {
+		hs, err := copyToHuge(ck)
+		ck.Close() // the copies are all the model uses
+		if err != nil {
+			return nil, fmt.Errorf("qwen: %s: %w", dir, err)
+		}
+		src = hs
+	}
+	m, err := New(cfg, src, opt)
 	if err != nil {
-		ck.Close()
+		if !opt.HugePages {
+			ck.Close()
+		}
 		return nil, fmt.Errorf("qwen: %s: %w", dir, err)
 	}
-	m.close = ck.Close
+	if !opt.HugePages {
+		m.close = ck.Close
+	}
+	m.huge = opt.HugePages
 	return m, nil
+}
+
+// copyToHuge copies every tensor of ck into one huge-page slab, each on a
+// cache line, in the checkpoint's order (Options.HugePages).
+func copyToHuge(ck *safetensors.Checkpoint) (MemSource, error) {
+	names := ck.Names()
+	ts := make([]*safetensors.Tensor, len(names))
+	size := 0
+	for i, name := range names {
+		t, err := ck.Tensor(name)
+		if err != nil {
+			return nil, err
+		}
+		ts[i] = t
+		size += (len(t.Data) + 63) &^ 63
+	}
+	slab := tensor.HugeBytes(size)
+	src := make(MemSource, len(ts))
+	off := 0
+	for _, t := range ts {
+		c := *t
+		n := len(t.Data)
+		c.Data = slab[off : off+n : off+n]
+		copy(c.Data, t.Data)
+		src[t.Name] = &c
+		off += (n + 63) &^ 63
+	}
+	return src, nil
 }
 
 // New binds a model from any tensor source. The source must stay valid (its

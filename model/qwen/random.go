@@ -53,6 +53,11 @@ func (s MemSource) Tensor(name string) (*safetensors.Tensor, error) {
 // uniform with standard deviation std, norm weights 1 + small noise, biases
 // small. It is for benchmarks, demos and tests, not for meaningful output.
 func RandomSource(cfg *Config, dtype tensor.DType, std float64, seed uint64) MemSource {
+	return randomSource(cfg, dtype, std, seed, false)
+}
+
+// randomSource is RandomSource, in huge pages if huge (Options.HugePages).
+func randomSource(cfg *Config, dtype tensor.DType, std float64, seed uint64, huge bool) MemSource {
 	D, V, I := cfg.HiddenSize, cfg.VocabSize, cfg.IntermediateSize
 	qd, kvd, hd := cfg.QDim(), cfg.KVDim(), cfg.HeadDim
 	src := MemSource{}
@@ -63,11 +68,8 @@ func RandomSource(cfg *Config, dtype tensor.DType, std float64, seed uint64) Mem
 		rng ^= rng >> 27
 		return float32(int64(rng*0x2545F4914F6CDD1D)>>40) / (1 << 23)
 	}
-	// The tensors are laid out in one slab, as in a checkpoint file, whose
-	// memory is advised for huge pages: weights streamed once a token cost
-	// a TLB miss per 4 KiB page otherwise, and on a VM (nested paging) those
-	// page walks are what a busy neighbour slows most. Qwen2.5-0.5B decode,
-	// 2 threads, 12 interleaved rounds: 15–20% faster on average.
+	// The tensors are laid out in one slab, as in a checkpoint file, in
+	// huge pages if asked (see Options.HugePages).
 	type spec struct {
 		t              *safetensors.Tensor
 		dt             tensor.DType
@@ -86,7 +88,10 @@ func RandomSource(cfg *Config, dtype tensor.DType, std float64, seed uint64) Mem
 		size += (nb + 63) &^ 63 // every tensor on a cache line
 	}
 	fill := func() {
-		slab := tensor.HugeBytes(size)
+		slab := make([]byte, size)
+		if huge {
+			slab = tensor.HugeBytes(size)
+		}
 		for _, sp := range specs {
 			t, n, scale, offset := sp.t, sp.n, sp.scale, sp.offset
 			t.Data = slab[sp.off : sp.off+sp.nbytes : sp.off+sp.nbytes]
@@ -142,9 +147,15 @@ func RandomSource(cfg *Config, dtype tensor.DType, std float64, seed uint64) Mem
 	return src
 }
 
-// NewRandom builds a model with RandomSource weights.
+// NewRandom builds a model with RandomSource weights, in huge pages with
+// opt.HugePages.
 func NewRandom(cfg *Config, dtype tensor.DType, seed uint64, opt Options) (*Model, error) {
-	return New(cfg, RandomSource(cfg, dtype, 0.02, seed), opt)
+	m, err := New(cfg, randomSource(cfg, dtype, 0.02, seed, opt.HugePages), opt)
+	if err != nil {
+		return nil, err
+	}
+	m.huge = opt.HugePages
+	return m, nil
 }
 
 // f32ToF16 rounds to the nearest binary16 (ties to even); enough for random
