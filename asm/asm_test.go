@@ -183,6 +183,12 @@ func TestMatMul(t *testing.T) {
 				{40, 37, 300}, {33, 70, 1031}, {64, 5, 16}, {24, 19, 3000}, {21, 9, 4864}} {
 				checkMMCase(t, c, r, s[0], s[1], s[2])
 			}
+			// m = 1 over contiguous rows (k a multiple of 3: ldw = kk) takes
+			// the matrix-vector tiles that prefetch in memory order when a
+			// row is at most mvLinRowBytes, the per-row ones otherwise.
+			for _, s := range [][2]int{{48, 96}, {50, 768}, {40, 1023}, {33, 2046}, {35, 3072}} {
+				checkMMCase(t, c, r, 1, s[0], s[1])
+			}
 		}
 	})
 }

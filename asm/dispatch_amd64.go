@@ -14,6 +14,7 @@ var avx512Kernels = &vecKernels{
 	ksF32: tilesKSF32_avx512, ksBF16: tilesKSBF16_avx512, ksF16: tilesKSF16_avx512,
 	pfF32: tilesPFF32_avx512, pfBF16: tilesPFBF16_avx512, pfF16: tilesPFF16_avx512,
 	mvF32: mmF32_avx512_1x16_hd256, mvBF16: mmBF16_avx512_1x16_pf512_u2_hd256, mvF16: mmF16_avx512_1x16_hd256, mvRows: 16,
+	mvLinF32: mmF32_avx512_1x16_lin, mvLinBF16: mmBF16_avx512_1x16_u2_lin, mvLinF16: mmF16_avx512_1x16_lin,
 	nn: nnF32_avx512,
 }
 
@@ -34,7 +35,7 @@ func archLevels() []*impl {
 	if c.Supports(cpuid.AVX512F, cpuid.AVX512VL, cpuid.AVX512BW, cpuid.FMA3) {
 		if c.Supports(cpuid.AVX512BF16) {
 			bf := *avx512Kernels
-			bf.bf16dp, bf.ksBF16DP, bf.mvBF16DP = tilesBF16DP_avx512, tilesKSBF16DP_avx512, mmBF16DP_avx512_1x16_pf512_hd256
+			bf.bf16dp, bf.ksBF16DP, bf.mvBF16DP, bf.mvLinBF16DP = tilesBF16DP_avx512, tilesKSBF16DP_avx512, mmBF16DP_avx512_1x16_pf512_hd256, mmBF16DP_avx512_1x16_lin
 			out = append(out, bf.impl("avx512bf16"))
 		}
 		out = append(out, avx512Kernels.impl("avx512"))

@@ -54,6 +54,9 @@ type vecKernels struct {
 	// Matrix-vector kernels: one x row times mvRows w rows.
 	mvF32, mvBF16, mvF16 tileFn
 	mvRows               int
+	// The same prefetching the tiles ahead in memory order, for
+	// contiguous rows of at most mvLinRowBytes; nil if absent.
+	mvLinF32, mvLinBF16, mvLinF16, mvLinBF16DP tileFn
 	// NN (outer-product) tiles over 64 columns, [mr-1] for mr rows; nil
 	// if absent.
 	nn      []tileFn
@@ -264,6 +267,13 @@ func checkMM(ly, ldy, lx, ldx, lw, ldw, m, n, kk int) {
 // few activation rows the product is bound by reading w from memory.
 var smallM = 16
 
+// mvLinRowBytes is the longest w row (in bytes) that matrix-vector
+// products read with the mvLin tiles, when the rows are contiguous (ldw =
+// kk, so the tiles ahead are the memory that follows); longer rows are
+// long streams already, which per-row prefetching serves as well or better
+// (measured in the generator's pfLin).
+const mvLinRowBytes = 4096
+
 // xBlockBytes bounds the rows of x swept per block of w rows so that they
 // stay in L2 while a block of w rows sits in L1.
 const xBlockBytes = 256 << 10
@@ -281,7 +291,7 @@ const (
 // bound by memory, and more rows at once keep more DRAM streams in flight.
 // ks, when given, are ts over parts of a split k: with them the
 // x-stationary order also serves a kk too long for an x tile in L1.
-func driveMM(ts tileSet, ks ksTileSet, pf tileSet, mv tileFn, mvRows int, kb int, y []float32, ldy int, xp unsafe.Pointer, xs, ldx int, wp unsafe.Pointer, ws, ldw int, m, n, kk int) {
+func driveMM(ts tileSet, ks ksTileSet, pf tileSet, mv, mvLin tileFn, mvRows int, kb int, y []float32, ldy int, xp unsafe.Pointer, xs, ldx int, wp unsafe.Pointer, ws, ldw int, m, n, kk int) {
 	mrMax, nrMax := len(ts), len(ts[0])
 	nblk := uintptr(kk / kb)
 	mb := m
@@ -293,6 +303,9 @@ func driveMM(ts tileSet, ks ksTileSet, pf tileSet, mv tileFn, mvRows int, kb int
 	}
 	yp := p32(y)
 	bx, bw, by := uintptr(ldx*xs), uintptr(ldw*ws), uintptr(ldy*4)
+	if m == 1 && mvLin != nil && ldw == kk && kk*ws <= mvLinRowBytes {
+		mv = mvLin
+	}
 	if m == 1 && mv != nil {
 		r0 := 0
 		for ; r0+mvRows <= n; r0 += mvRows {
@@ -407,7 +420,7 @@ func (v *vecKernels) matMulF32(y []float32, ldy int, x []float32, ldx int, w []f
 	if m == 0 || n == 0 {
 		return
 	}
-	driveMM(v.f32, v.ksF32, v.pfF32, v.mvF32, v.mvRows, v.lanes, y, ldy, p32(x), 4, ldx, p32(w), 4, ldw, m, n, kk)
+	driveMM(v.f32, v.ksF32, v.pfF32, v.mvF32, v.mvLinF32, v.mvRows, v.lanes, y, ldy, p32(x), 4, ldx, p32(w), 4, ldw, m, n, kk)
 	if k0 := kk - kk%v.lanes; k0 < kk {
 		for t := 0; t < m; t++ {
 			xr := x[t*ldx+k0 : t*ldx+kk]
@@ -462,7 +475,7 @@ func (v *vecKernels) matMulBF16(y []float32, ldy int, x []float32, ldx int, w []
 	if m == 0 || n == 0 {
 		return
 	}
-	driveMM(v.bf16, v.ksBF16, v.pfBF16, v.mvBF16, v.mvRows, v.lanes, y, ldy, p32(x), 4, ldx, p16(w), 2, ldw, m, n, kk)
+	driveMM(v.bf16, v.ksBF16, v.pfBF16, v.mvBF16, v.mvLinBF16, v.mvRows, v.lanes, y, ldy, p32(x), 4, ldx, p16(w), 2, ldw, m, n, kk)
 	if k0 := kk - kk%v.lanes; k0 < kk {
 		for t := 0; t < m; t++ {
 			xr := x[t*ldx+k0 : t*ldx+kk]
@@ -483,7 +496,7 @@ func (v *vecKernels) matMulF16(y []float32, ldy int, x []float32, ldx int, w []u
 	if m == 0 || n == 0 {
 		return
 	}
-	driveMM(v.f16, v.ksF16, v.pfF16, v.mvF16, v.mvRows, v.lanes, y, ldy, p32(x), 4, ldx, p16(w), 2, ldw, m, n, kk)
+	driveMM(v.f16, v.ksF16, v.pfF16, v.mvF16, v.mvLinF16, v.mvRows, v.lanes, y, ldy, p32(x), 4, ldx, p16(w), 2, ldw, m, n, kk)
 	if k0 := kk - kk%v.lanes; k0 < kk {
 		for t := 0; t < m; t++ {
 			xr := x[t*ldx+k0 : t*ldx+kk]
@@ -504,7 +517,7 @@ func (v *vecKernels) matMulBF16BF16(y []float32, ldy int, x []uint16, ldx int, w
 	if m == 0 || n == 0 {
 		return
 	}
-	driveMM(v.bf16dp, v.ksBF16DP, nil, v.mvBF16DP, v.mvRows, 32, y, ldy, p16(x), 2, ldx, p16(w), 2, ldw, m, n, kk)
+	driveMM(v.bf16dp, v.ksBF16DP, nil, v.mvBF16DP, v.mvLinBF16DP, v.mvRows, 32, y, ldy, p16(x), 2, ldx, p16(w), 2, ldw, m, n, kk)
 	if k0 := kk - kk%32; k0 < kk {
 		for t := 0; t < m; t++ {
 			xr := x[t*ldx+k0 : t*ldx+kk]
