@@ -55,7 +55,7 @@ type vecKernels struct {
 	mvF32, mvBF16, mvF16 tileFn
 	mvRows               int
 	// The same prefetching the tiles ahead in memory order, for
-	// contiguous rows of at most mvLinRowBytes; nil if absent.
+	// contiguous rows (ldw = kk); nil if absent.
 	mvLinF32, mvLinBF16, mvLinF16, mvLinBF16DP tileFn
 	// NN (outer-product) tiles over 64 columns, [mr-1] for mr rows; nil
 	// if absent.
@@ -267,13 +267,6 @@ func checkMM(ly, ldy, lx, ldx, lw, ldw, m, n, kk int) {
 // few activation rows the product is bound by reading w from memory.
 var smallM = 16
 
-// mvLinRowBytes is the longest w row (in bytes) that matrix-vector
-// products read with the mvLin tiles, when the rows are contiguous (ldw =
-// kk, so the tiles ahead are the memory that follows); longer rows are
-// long streams already, which per-row prefetching serves as well or better
-// (measured in the generator's pfLin).
-const mvLinRowBytes = 4096
-
 // xBlockBytes bounds the rows of x swept per block of w rows so that they
 // stay in L2 while a block of w rows sits in L1.
 const xBlockBytes = 256 << 10
@@ -288,7 +281,8 @@ const (
 // driveMM runs the micro-kernels of ts over the whole product; kb is the k
 // block width of ts, xs and ws the element sizes of x and w in bytes. For
 // m = 1 it runs mv (1×mvRows) first when given: a matrix-vector product is
-// bound by memory, and more rows at once keep more DRAM streams in flight.
+// bound by memory, and more rows at once keep more DRAM streams in flight;
+// over contiguous rows (ldw = kk) mvLin, when given, takes mv's place.
 // ks, when given, are ts over parts of a split k: with them the
 // x-stationary order also serves a kk too long for an x tile in L1.
 func driveMM(ts tileSet, ks ksTileSet, pf tileSet, mv, mvLin tileFn, mvRows int, kb int, y []float32, ldy int, xp unsafe.Pointer, xs, ldx int, wp unsafe.Pointer, ws, ldw int, m, n, kk int) {
@@ -303,7 +297,7 @@ func driveMM(ts tileSet, ks ksTileSet, pf tileSet, mv, mvLin tileFn, mvRows int,
 	}
 	yp := p32(y)
 	bx, bw, by := uintptr(ldx*xs), uintptr(ldw*ws), uintptr(ldy*4)
-	if m == 1 && mvLin != nil && ldw == kk && kk*ws <= mvLinRowBytes {
+	if m == 1 && mvLin != nil && ldw == kk {
 		mv = mvLin
 	}
 	if m == 1 && mv != nil {

@@ -115,17 +115,22 @@ const mvHead = 256
 const pfNext = -1
 
 // pfLin, as the prefetch distance of a 16-row matrix-vector tile over
-// contiguous rows, prefetches the tile mvLinTiles ahead in memory order
-// instead of each row ahead: each block (16 rows × 64 bytes) prefetches
-// the next 1 KB of that tile, so the prefetches form one sequential stream
-// that stays the same time ahead, where per-row prefetching made 16 short
-// streams (rows of 1.8–4 KB are 28–64 lines) that DRAM and the hardware
-// prefetchers serve worse. Qwen2.5-0.5B decode, bf16 weights, A/B runs
-// alternating on a loud host: bf16 compute 12.3 → 18.0 tok/s (1 thread),
-// 21.1 → 27.4 (2 threads); float32 compute 19.6 → 24.4 (2 threads). Two
-// tiles ahead beat one at 1 thread (16.6) and tied at 2; rows longer than
-// 4 KB (the down projections, float32 rows of 8 KB and up) read as fast or
-// faster with per-row prefetching, so the driver keeps that for them.
+// contiguous rows, prefetches the tile mvLinTiles ahead in memory order,
+// into L2 (PREFETCHT1), instead of each row ahead into L1: each block (16
+// rows × 64 bytes) prefetches the next 1 KB of that tile, so the prefetches
+// form one sequential stream that stays the same time ahead, where per-row
+// prefetching made 16 short streams (rows of 1.8–4 KB are 28–64 lines) that
+// DRAM and the hardware prefetchers serve worse, and filled the L1 miss
+// buffers the demand loads need. Matrix-vector kernels alone, 512 MB of
+// rows, best of 5, 1 / 2 threads, VDPBF16PS: k = 896 11.1 → 16.5 (T0) →
+// 20.3 (T1) / 19.0 → 30.4 → 38.6 GB/s; k = 4864 18.2 → 23.6 / 34.7 → 38.6
+// (T1), one stream's sum of squares 20–23 / 28–42. PREFETCHT2 matched T1,
+// PREFETCHNTA and every other line lost, 1 or 4 tiles ahead were no
+// better. Qwen2.5-0.5B decode, bf16 weights, alternating A/B runs on a
+// loud host, 2 threads: bf16 compute 21.9 → 30.1 tok/s, float32 compute
+// 18.1 → 29.6; 1 thread 13.2 → 21.6 and 11.6 → 19.7; float32 weights 12.7
+// → 17.9 (2 threads). Tiles over rows that are not contiguous keep
+// per-row prefetching.
 const pfLin = -2
 
 // mvLinTiles is how many 16-row tiles ahead pfLin prefetches.
@@ -332,8 +337,8 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int, ks bool,
 			}
 			if pf == pfLin && (r*wstep)%64 == 0 {
 				// The block's nr·wstep bytes of the tile ahead, one
-				// line at a time between the rows' loads.
-				b.p("\tPREFETCHT0 %d(DX)", u*nr*wstep+r*wstep)
+				// line at a time between the rows' loads, into L2.
+				b.p("\tPREFETCHT1 %d(DX)", u*nr*wstep+r*wstep)
 			}
 			if pf == pfNext && (u*wstep)%64 == 0 {
 				b.p("\tPREFETCHT0 %s", rowAddr("R12", "BX", "CX", r%4, u*wstep))
@@ -621,7 +626,7 @@ func main() {
 	// Its matrix-vector tile: 16 rows, each line prefetched 512 bytes
 	// ahead, and the head of the next tile's rows (see below).
 	mv = append(mv, tile(&s, avx512, dtypes[1], 1, 16, true, 512, 1, false, mvHead))
-	// The matrix-vector tiles for short contiguous rows (see pfLin): the
+	// The matrix-vector tiles for contiguous rows (see pfLin): the
 	// VDPBF16PS one, then float32, bfloat16 and float16 weights.
 	mv = append(mv, tile(&s, avx512, dtypes[1], 1, 16, true, pfLin, 1, false, 0))
 	for _, dt := range dtypes {
