@@ -35,7 +35,8 @@ func archLevels() []*impl {
 	if c.Supports(cpuid.AVX512F, cpuid.AVX512VL, cpuid.AVX512BW, cpuid.FMA3) {
 		if c.Supports(cpuid.AVX512BF16) {
 			bf := *avx512Kernels
-			bf.bf16dp, bf.ksBF16DP, bf.mvBF16DP, bf.mvLinBF16DP = tilesBF16DP_avx512, tilesKSBF16DP_avx512, mmBF16DP_avx512_1x16_pf512_hd256, mmBF16DP_avx512_1x16_lin
+			bf.bf16dp, bf.ksBF16DP, bf.pfBF16DP = tilesBF16DP_avx512, tilesKSBF16DP_avx512, tilesPFBF16DP_avx512
+			bf.mvBF16DP, bf.mvLinBF16DP = mmBF16DP_avx512_1x16_pf512_hd256, mmBF16DP_avx512_1x16_lin
 			out = append(out, bf.impl("avx512bf16"))
 		}
 		out = append(out, avx512Kernels.impl("avx512"))

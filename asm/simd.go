@@ -50,7 +50,7 @@ type vecKernels struct {
 	ksF32, ksBF16, ksF16, ksBF16DP ksTileSet
 	mvBF16DP                       tileFn // its 1×mvRows matrix-vector tile
 	// Prefetching mr×4 tiles ([mr-1][0]) for small m, nil if absent.
-	pfF32, pfBF16, pfF16 tileSet
+	pfF32, pfBF16, pfF16, pfBF16DP tileSet
 	// Matrix-vector kernels: one x row times mvRows w rows.
 	mvF32, mvBF16, mvF16 tileFn
 	mvRows               int
@@ -511,7 +511,7 @@ func (v *vecKernels) matMulBF16BF16(y []float32, ldy int, x []uint16, ldx int, w
 	if m == 0 || n == 0 {
 		return
 	}
-	driveMM(v.bf16dp, v.ksBF16DP, nil, v.mvBF16DP, v.mvLinBF16DP, v.mvRows, 32, y, ldy, p16(x), 2, ldx, p16(w), 2, ldw, m, n, kk)
+	driveMM(v.bf16dp, v.ksBF16DP, v.pfBF16DP, v.mvBF16DP, v.mvLinBF16DP, v.mvRows, 32, y, ldy, p16(x), 2, ldx, p16(w), 2, ldw, m, n, kk)
 	if k0 := kk - kk%32; k0 < kk {
 		for t := 0; t < m; t++ {
 			xr := x[t*ldx+k0 : t*ldx+kk]

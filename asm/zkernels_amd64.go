@@ -443,6 +443,18 @@ func mmF32_avx512_6x3(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintp
 func mmF32_avx512_6x4(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 
 //go:noescape
+func mmBF16DP_avx512_1x4_pfnext(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
+func mmBF16DP_avx512_2x4_pfnext(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
+func mmBF16DP_avx512_3x4_pfnext(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
+func mmBF16DP_avx512_4x4_pfnext(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
+
+//go:noescape
 func mmBF16_avx512_1x4_u2_pfnext(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 
 //go:noescape
@@ -529,6 +541,13 @@ var tilesF32_avx512 = tileSet{
 	{mmF32_avx512_4x1, mmF32_avx512_4x2, mmF32_avx512_4x3, mmF32_avx512_4x4},
 	{mmF32_avx512_5x1, mmF32_avx512_5x2, mmF32_avx512_5x3, mmF32_avx512_5x4},
 	{mmF32_avx512_6x1, mmF32_avx512_6x2, mmF32_avx512_6x3, mmF32_avx512_6x4},
+}
+
+var tilesPFBF16DP_avx512 = tileSet{
+	{mmBF16DP_avx512_1x4_pfnext},
+	{mmBF16DP_avx512_2x4_pfnext},
+	{mmBF16DP_avx512_3x4_pfnext},
+	{mmBF16DP_avx512_4x4_pfnext},
 }
 
 var tilesPFBF16_avx512 = tileSet{

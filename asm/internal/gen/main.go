@@ -233,7 +233,7 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int, ks bool,
 	}
 	if pf == pfNext {
 		// Prefetch the same k of the next tile's 4 w rows (the next w
-		// block the driver visits), from R12.
+		// block the driver visits) into L2, from R12.
 		if nr != 4 {
 			panic("pfnext shape")
 		}
@@ -341,7 +341,7 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int, ks bool,
 				b.p("\tPREFETCHT1 %d(DX)", u*nr*wstep+r*wstep)
 			}
 			if pf == pfNext && (u*wstep)%64 == 0 {
-				b.p("\tPREFETCHT0 %s", rowAddr("R12", "BX", "CX", r%4, u*wstep))
+				b.p("\tPREFETCHT1 %s", rowAddr("R12", "BX", "CX", r%4, u*wstep))
 			}
 			w := s.r(wr(r))
 			switch {
@@ -633,11 +633,18 @@ func main() {
 		mv = append(mv, tile(&s, avx512, dt, 1, 16, false, pfLin, unrollFor(avx512, dt), false, 0))
 	}
 	// Small-m tiles (batched decode, bound by memory): 4 w rows, prefetching
-	// the next w block.
+	// the next w block into L2 (PREFETCHT1: as for pfLin, T0 took the L1
+	// miss buffers the loads need; m = 2–8, k = 896, 512 MB of bf16 rows, 1 /
+	// 2 threads: 6–10 → 10–18 / 11–18 → 19–28 GB/s, float32 7–12 → 10–17 /
+	// 14–21 → 18–26), and the same for VDPBF16PS, which had none (7–9 →
+	// 12–20 / 12–18 → 19–25).
 	for _, dt := range dtypes {
 		for mr := 1; mr <= 4; mr++ {
 			add(fmt.Sprintf("tilesPF%s_avx512", dt.name), mr, 1, tile(&s, avx512, dt, mr, 4, false, pfNext, unrollFor(avx512, dt), false, 0))
 		}
+	}
+	for mr := 1; mr <= 4; mr++ {
+		add("tilesPFBF16DP_avx512", mr, 1, tile(&s, avx512, dtypes[1], mr, 4, true, pfNext, 1, false, 0))
 	}
 	// Matrix-vector kernels (m = 1): many rows at once keep enough DRAM
 	// streams in flight; measured best at 16 rows (AVX-512), 8 (AVX2).
