@@ -26,7 +26,7 @@ var avx2Kernels = &vecKernels{
 	rope: ropeF32_avx2, peakFMA: peakFMA_avx2,
 	f32: tilesF32_avx2, bf16: tilesBF16_avx2, f16: tilesF16_avx2,
 	ksF32: tilesKSF32_avx2, ksBF16: tilesKSBF16_avx2, ksF16: tilesKSF16_avx2,
-	mvF32: mmF32_avx2_1x8, mvBF16: mmBF16_avx2_1x8, mvF16: mmF16_avx2_1x8, mvRows: 8,
+	mvF32: tilesF32_avx2[0][0], mvBF16: tilesBF16_avx2[0][0], mvF16: tilesF16_avx2[0][0], mvRows: 1, // a row at a time, see vecKernels.mvRows
 }
 
 func archLevels() []*impl {
@@ -36,7 +36,6 @@ func archLevels() []*impl {
 		if c.Supports(cpuid.AVX512BF16) {
 			bf := *avx512Kernels
 			bf.bf16dp, bf.ksBF16DP, bf.pfBF16DP = tilesBF16DP_avx512, tilesKSBF16DP_avx512, tilesPFBF16DP_avx512
-			bf.mvBF16DP, bf.mvLinBF16DP = mmBF16DP_avx512_1x16_pf512_hd256, mmBF16DP_avx512_1x16_lin
 			out = append(out, bf.impl("avx512bf16"))
 		}
 		out = append(out, avx512Kernels.impl("avx512"))

@@ -26,12 +26,6 @@ func nnF32_avx512_6x64(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uint
 var nnF32_avx512 = []tileFn{nnF32_avx512_1x64, nnF32_avx512_2x64, nnF32_avx512_3x64, nnF32_avx512_4x64, nnF32_avx512_5x64, nnF32_avx512_6x64}
 
 //go:noescape
-func mmBF16DP_avx512_1x16_pf512_hd256(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
-
-//go:noescape
-func mmBF16DP_avx512_1x16_lin(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
-
-//go:noescape
 func mmF32_avx512_1x16_lin(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 
 //go:noescape
@@ -48,15 +42,6 @@ func mmBF16_avx512_1x16_pf512_u2_hd256(x unsafe.Pointer, ldx uintptr, w unsafe.P
 
 //go:noescape
 func mmF16_avx512_1x16_hd256(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
-
-//go:noescape
-func mmF32_avx2_1x8(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
-
-//go:noescape
-func mmBF16_avx2_1x8(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
-
-//go:noescape
-func mmF16_avx2_1x8(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 
 //go:noescape
 func mmBF16DP_avx512_1x1(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)

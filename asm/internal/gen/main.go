@@ -623,12 +623,9 @@ func main() {
 			addKS("tilesKSBF16DP_avx512", mr, nr, tile(&s, avx512, dtypes[1], mr, nr, true, 0, 1, true, 0))
 		}
 	}
-	// Its matrix-vector tile: 16 rows, each line prefetched 512 bytes
-	// ahead, and the head of the next tile's rows (see below).
-	mv = append(mv, tile(&s, avx512, dtypes[1], 1, 16, true, 512, 1, false, mvHead))
-	// The matrix-vector tiles for contiguous rows (see pfLin): the
-	// VDPBF16PS one, then float32, bfloat16 and float16 weights.
-	mv = append(mv, tile(&s, avx512, dtypes[1], 1, 16, true, pfLin, 1, false, 0))
+	// Its matrix-vector products run its 1×1 tile a row at a time (see
+	// vecKernels.mvRows in simd.go). The float32-activation ones over
+	// contiguous rows (see pfLin), float32, bfloat16 and float16 weights:
 	for _, dt := range dtypes {
 		mv = append(mv, tile(&s, avx512, dt, 1, 16, false, pfLin, unrollFor(avx512, dt), false, 0))
 	}
@@ -646,10 +643,11 @@ func main() {
 	for mr := 1; mr <= 4; mr++ {
 		add("tilesPFBF16DP_avx512", mr, 1, tile(&s, avx512, dtypes[1], mr, 4, true, pfNext, 1, false, 0))
 	}
-	// Matrix-vector kernels (m = 1): many rows at once keep enough DRAM
-	// streams in flight; measured best at 16 rows (AVX-512), 8 (AVX2).
-	for _, is := range []isa{avx512, avx2} {
-		nr := map[string]int{"avx512": 16, "avx2": 8}[is.name]
+	// Matrix-vector kernels (m = 1) over rows that are not contiguous, 16
+	// rows at once: many rows keep enough DRAM streams in flight (AVX2 runs
+	// its 1×1 tiles a row at a time instead, see vecKernels.mvRows).
+	for _, is := range []isa{avx512} {
+		nr := 16
 		for _, dt := range dtypes {
 			pf := 0
 			if is.name == "avx512" && dt.name == "BF16" {
