@@ -292,9 +292,8 @@ const (
 
 // driveMM runs the micro-kernels of ts over the whole product; kb is the k
 // block width of ts, xs and ws the element sizes of x and w in bytes. For
-// m = 1 it runs mv (1×mvRows) first when given: a matrix-vector product is
-// bound by memory, and more rows at once keep more DRAM streams in flight;
-// over contiguous rows (ldw = kk) mvLin, when given, takes mv's place.
+// m = 1 it runs mv (1×mvRows, see vecKernels.mvRows) when given, or mvLin
+// in its place over contiguous rows (ldw = kk) when that is given.
 // ks, when given, are ts over parts of a split k: with them the
 // x-stationary order also serves a kk too long for an x tile in L1.
 func driveMM(ts tileSet, ks ksTileSet, pf tileSet, mv, mvLin tileFn, mvRows int, kb int, y []float32, ldy int, xp unsafe.Pointer, xs, ldx int, wp unsafe.Pointer, ws, ldw int, m, n, kk int) {

@@ -130,7 +130,8 @@ const pfNext = -1
 // loud host, 2 threads: bf16 compute 21.9 → 30.1 tok/s, float32 compute
 // 18.1 → 29.6; 1 thread 13.2 → 21.6 and 11.6 → 19.7; float32 weights 12.7
 // → 17.9 (2 threads). Tiles over rows that are not contiguous keep
-// per-row prefetching.
+// per-row prefetching. (VDPBF16PS and AVX2 later went a row at a time with
+// their 1×1 tiles, faster still; see vecKernels.mvRows in simd.go.)
 const pfLin = -2
 
 // mvLinTiles is how many 16-row tiles ahead pfLin prefetches.
@@ -646,23 +647,16 @@ func main() {
 	// Matrix-vector kernels (m = 1) over rows that are not contiguous, 16
 	// rows at once: many rows keep enough DRAM streams in flight (AVX2 runs
 	// its 1×1 tiles a row at a time instead, see vecKernels.mvRows).
-	for _, is := range []isa{avx512} {
-		nr := 16
-		for _, dt := range dtypes {
-			pf := 0
-			if is.name == "avx512" && dt.name == "BF16" {
-				// One prefetch per row and line, 8 lines ahead: the
-				// VPERMW loop still has too few bytes in flight per
-				// instruction for DRAM latency; measured +5–10% over
-				// the decode matrices of Qwen2.5-0.5B (384–768 alike).
-				pf = 512
-			}
-			head := 0
-			if is.name == "avx512" {
-				head = mvHead
-			}
-			mv = append(mv, tile(&s, is, dt, 1, nr, false, pf, unrollFor(is, dt), false, head))
+	for _, dt := range dtypes {
+		pf := 0
+		if dt.name == "BF16" {
+			// One prefetch per row and line, 8 lines ahead: the VPERMW
+			// loop still has too few bytes in flight per instruction for
+			// DRAM latency; measured +5–10% over the decode matrices of
+			// Qwen2.5-0.5B (384–768 alike).
+			pf = 512
 		}
+		mv = append(mv, tile(&s, avx512, dt, 1, 16, false, pf, unrollFor(avx512, dt), false, mvHead))
 	}
 	// NN (outer-product) tiles, 1..6 rows of x by 64 columns.
 	var nn []string
