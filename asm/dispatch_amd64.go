@@ -36,6 +36,7 @@ func archLevels() []*impl {
 		if c.Supports(cpuid.AVX512BF16) {
 			bf := *avx512Kernels
 			bf.bf16dp, bf.ksBF16DP, bf.pfBF16DP = tilesBF16DP_avx512, tilesKSBF16DP_avx512, tilesPFBF16DP_avx512
+			bf.mvRowsBF16DP = mmBF16DP_avx512_rows
 			out = append(out, bf.impl("avx512bf16"))
 		}
 		out = append(out, avx512Kernels.impl("avx512"))

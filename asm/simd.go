@@ -50,6 +50,9 @@ type vecKernels struct {
 	ksF32, ksBF16, ksF16, ksBF16DP ksTileSet
 	// Prefetching mr×4 tiles ([mr-1][0]) for small m, nil if absent.
 	pfF32, pfBF16, pfF16, pfBF16DP tileSet
+	// The VDPBF16PS matrix-vector product, rows w rows a row at a time as
+	// bf16dp's 1×1 tile computes each (see mvRows); nil if absent.
+	mvRowsBF16DP func(x, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk, rows uintptr)
 	// Matrix-vector kernels: one x row times mvRows w rows. A level's 1×1
 	// tiles with mvRows = 1 read w a row after another, one sequential
 	// stream that the hardware prefetchers serve at the full read
@@ -522,7 +525,11 @@ func (v *vecKernels) matMulBF16BF16(y []float32, ldy int, x []uint16, ldx int, w
 	if m == 0 || n == 0 {
 		return
 	}
-	driveMM(v.bf16dp, v.ksBF16DP, v.pfBF16DP, v.bf16dp[0][0], nil, 1, 32, y, ldy, p16(x), 2, ldx, p16(w), 2, ldw, m, n, kk)
+	if m == 1 && v.mvRowsBF16DP != nil {
+		v.mvRowsBF16DP(p16(x), p16(w), uintptr(ldw*2), p32(y), uintptr(kk/32), uintptr(n))
+	} else {
+		driveMM(v.bf16dp, v.ksBF16DP, v.pfBF16DP, v.bf16dp[0][0], nil, 1, 32, y, ldy, p16(x), 2, ldx, p16(w), 2, ldw, m, n, kk)
+	}
 	if k0 := kk - kk%32; k0 < kk {
 		for t := 0; t < m; t++ {
 			xr := x[t*ldx+k0 : t*ldx+kk]

@@ -31492,6 +31492,58 @@ reduce:
 	VZEROUPPER
 	RET
 
+// func mmBF16DP_avx512_rows(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)
+TEXT ·mmBF16DP_avx512_rows(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), AX
+	MOVQ w+8(FP), DX
+	MOVQ ldw+16(FP), BX
+	MOVQ y+24(FP), R8
+	MOVQ nblk+32(FP), R13
+	MOVQ rows+40(FP), R12
+	TESTQ R12, R12
+	JEQ done
+row:
+	MOVQ AX, SI
+	MOVQ DX, DI
+	MOVQ R13, R10
+	VPXORD Z0, Z0, Z0
+	TESTQ R10, R10
+	JEQ reduce
+loop:
+	VMOVDQU32 (SI), Z16
+	VMOVDQU32 (DI), Z20
+	BYTE $0x62; BYTE $0xB2; BYTE $0x7E; BYTE $0x40; BYTE $0x52; BYTE $0xC4 // VDPBF16PS Z20, Z16, Z0
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ R10
+	JNE loop
+reduce:
+	VPXORD Z31, Z31, Z31
+	MOVQ $0x1111, CX
+	KMOVW CX, K1
+	MOVQ $1, CX
+	KMOVW CX, K2
+	VSHUFF64X2 $0x44, Z31, Z0, Z24
+	VSHUFF64X2 $0xEE, Z31, Z0, Z25
+	VADDPS Z25, Z24, Z24
+	VPXORD Z26, Z26, Z26
+	VSHUFF64X2 $0x88, Z26, Z24, Z25
+	VSHUFF64X2 $0xDD, Z26, Z24, Z27
+	VADDPS Z27, Z25, Z25
+	VPERMILPS $0x4E, Z25, Z26
+	VADDPS Z26, Z25, Z25
+	VPERMILPS $0xB1, Z25, Z26
+	VADDPS Z26, Z25, Z25
+	VCOMPRESSPS.Z Z25, K1, Z26
+	VMOVUPS X26, K2, (R8)
+	ADDQ BX, DX
+	ADDQ $4, R8
+	DECQ R12
+	JNE row
+done:
+	VZEROUPPER
+	RET
+
 // func nnF32_avx512_1x64(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, kk uintptr)
 TEXT ·nnF32_avx512_1x64(SB), NOSPLIT, $0-56
 	MOVQ x+0(FP), SI

@@ -438,6 +438,52 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int, ks bool,
 	return name
 }
 
+// rowsDP512 emits the VDPBF16PS matrix-vector kernel: rows w rows one after
+// another, each exactly as the 1×1 VDPBF16PS tile computes it (one
+// accumulator over nblk blocks of 32 in order, then reduce512's tree), so
+// its results are that tile's bits. Reading w in memory order makes one
+// sequential stream; looping in assembly instead of calling the tile per
+// row lets out-of-order execution run the next row's accumulator chain
+// under this one's (each is latency-bound alone) and saves a call a row.
+//
+// func mmBF16DP_avx512_rows(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)
+func rowsDP512(b *buf) string {
+	name := "mmBF16DP_avx512_rows"
+	b.p("// func %s(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)", name)
+	b.p("TEXT ·%s(SB), NOSPLIT, $0-48", name)
+	for i, a := range []struct{ arg, reg string }{{"x", "AX"}, {"w", "DX"}, {"ldw", "BX"}, {"y", "R8"}, {"nblk", "R13"}, {"rows", "R12"}} {
+		b.p("\tMOVQ %s+%d(FP), %s", a.arg, 8*i, a.reg)
+	}
+	b.p("\tTESTQ R12, R12")
+	b.p("\tJEQ done")
+	b.p("row:")
+	b.p("\tMOVQ AX, SI")
+	b.p("\tMOVQ DX, DI")
+	b.p("\tMOVQ R13, R10")
+	b.p("\tVPXORD Z0, Z0, Z0")
+	b.p("\tTESTQ R10, R10")
+	b.p("\tJEQ reduce")
+	b.p("loop:")
+	b.p("\tVMOVDQU32 (SI), Z16")
+	b.p("\tVMOVDQU32 (DI), Z20")
+	b.p("\t%s", vdpbf16ps(0, 16, 20))
+	b.p("\tADDQ $64, SI")
+	b.p("\tADDQ $64, DI")
+	b.p("\tDECQ R10")
+	b.p("\tJNE loop")
+	b.p("reduce:")
+	reduce512(b, avx512, 1, 1, func(t, r int) int { return 0 })
+	b.p("\tADDQ BX, DX")
+	b.p("\tADDQ $4, R8")
+	b.p("\tDECQ R12")
+	b.p("\tJNE row")
+	b.p("done:")
+	b.p("\tVZEROUPPER")
+	b.p("\tRET")
+	b.p("")
+	return name
+}
+
 // nnTile512 emits an outer-product tile of the NN product over mr rows of
 // x and 64 columns of w (4 vectors): for each k it loads the 64 w values of
 // row k, broadcasts x[t][k] and accumulates with one FMA per vector, so
@@ -658,6 +704,9 @@ func main() {
 		}
 		mv = append(mv, tile(&s, avx512, dt, 1, 16, false, pf, unrollFor(avx512, dt), false, mvHead))
 	}
+	// The VDPBF16PS matrix-vector kernel, a row at a time.
+	rows := rowsDP512(&s)
+	g.p("//go:noescape\nfunc %s(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)\n", rows)
 	// NN (outer-product) tiles, 1..6 rows of x by 64 columns.
 	var nn []string
 	for mr := 1; mr <= 6; mr++ {
