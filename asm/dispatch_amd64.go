@@ -13,9 +13,10 @@ var avx512Kernels = &vecKernels{
 	f32: tilesF32_avx512, bf16: tilesBF16_avx512, f16: tilesF16_avx512,
 	ksF32: tilesKSF32_avx512, ksBF16: tilesKSBF16_avx512, ksF16: tilesKSF16_avx512,
 	pfF32: tilesPFF32_avx512, pfBF16: tilesPFBF16_avx512, pfF16: tilesPFF16_avx512,
-	mvF32: mmF32_avx512_1x16_hd256, mvBF16: mmBF16_avx512_1x16_pf512_u2_hd256, mvF16: mmF16_avx512_1x16_hd256, mvRows: 16,
-	mvLinF32: mmF32_avx512_1x16_lin, mvLinBF16: mmBF16_avx512_1x16_u2_lin, mvLinF16: mmF16_avx512_1x16_lin,
-	nn: nnF32_avx512,
+	mvBF16: mmBF16_avx512_1x16_pf512_u2_hd256, mvF16: mmF16_avx512_1x16_hd256, mvRows: 16,
+	mvLinBF16: mmBF16_avx512_1x16_u2_lin, mvLinF16: mmF16_avx512_1x16_lin,
+	mvRowsF32: mmF32_avx512_rows, // float32 matrix-vector products a row at a time, see vecKernels.mvRows
+	nn:        nnF32_avx512,
 }
 
 var avx2Kernels = &vecKernels{

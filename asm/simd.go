@@ -50,9 +50,9 @@ type vecKernels struct {
 	ksF32, ksBF16, ksF16, ksBF16DP ksTileSet
 	// Prefetching mr×4 tiles ([mr-1][0]) for small m, nil if absent.
 	pfF32, pfBF16, pfF16, pfBF16DP tileSet
-	// The VDPBF16PS matrix-vector product, rows w rows a row at a time as
-	// bf16dp's 1×1 tile computes each (see mvRows); nil if absent.
-	mvRowsBF16DP func(x, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk, rows uintptr)
+	// The VDPBF16PS and float32 matrix-vector products, rows w rows a row
+	// at a time as the 1×1 tile computes each (see mvRows); nil if absent.
+	mvRowsBF16DP, mvRowsF32 func(x, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk, rows uintptr)
 	// Matrix-vector kernels: one x row times mvRows w rows. A level's 1×1
 	// tiles with mvRows = 1 read w a row after another, one sequential
 	// stream that the hardware prefetchers serve at the full read
@@ -66,12 +66,14 @@ type vecKernels struct {
 	// read 25.4 / 28.8. Qwen2.5-0.5B decode, bf16 compute, A/B: 20.4 → 24.0
 	// tok/s (1 thread), 31.2 → 35.2 (2). The AVX-512 float32-activation
 	// kernels keep 16 rows: a row's widening and FMA chain (bf16) made the
-	// row-at-a-time order no faster in decode (float32 weights tied).
+	// row-at-a-time order no faster in decode. Float32 weights tied a row
+	// at a time from Go, and went 11.4 → 12.5 tok/s (1 thread, 17.2 →
+	// 17.6 at 2) with the loop in assembly (mvRowsF32).
 	mvF32, mvBF16, mvF16 tileFn
 	mvRows               int
 	// The same prefetching the tiles ahead in memory order, for
 	// contiguous rows (ldw = kk); nil if absent.
-	mvLinF32, mvLinBF16, mvLinF16 tileFn
+	mvLinBF16, mvLinF16 tileFn
 	// NN (outer-product) tiles over 64 columns, [mr-1] for mr rows; nil
 	// if absent.
 	nn      []tileFn
@@ -428,7 +430,11 @@ func (v *vecKernels) matMulF32(y []float32, ldy int, x []float32, ldx int, w []f
 	if m == 0 || n == 0 {
 		return
 	}
-	driveMM(v.f32, v.ksF32, v.pfF32, v.mvF32, v.mvLinF32, v.mvRows, v.lanes, y, ldy, p32(x), 4, ldx, p32(w), 4, ldw, m, n, kk)
+	if m == 1 && v.mvRowsF32 != nil {
+		v.mvRowsF32(p32(x), p32(w), uintptr(ldw*4), p32(y), uintptr(kk/v.lanes), uintptr(n))
+	} else {
+		driveMM(v.f32, v.ksF32, v.pfF32, v.mvF32, nil, v.mvRows, v.lanes, y, ldy, p32(x), 4, ldx, p32(w), 4, ldw, m, n, kk)
+	}
 	if k0 := kk - kk%v.lanes; k0 < kk {
 		for t := 0; t < m; t++ {
 			xr := x[t*ldx+k0 : t*ldx+kk]

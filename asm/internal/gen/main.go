@@ -438,17 +438,18 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int, ks bool,
 	return name
 }
 
-// rowsDP512 emits the VDPBF16PS matrix-vector kernel: rows w rows one after
-// another, each exactly as the 1×1 VDPBF16PS tile computes it (one
-// accumulator over nblk blocks of 32 in order, then reduce512's tree), so
-// its results are that tile's bits. Reading w in memory order makes one
-// sequential stream; looping in assembly instead of calling the tile per
-// row lets out-of-order execution run the next row's accumulator chain
-// under this one's (each is latency-bound alone) and saves a call a row.
+// rows512 emits a matrix-vector kernel that runs rows w rows one after
+// another, each exactly as the 1×1 tile of its type computes it (one
+// accumulator over nblk 64-byte blocks in order, then reduce512's tree), so
+// its results are that tile's bits: dt "BF16DP" (VDPBF16PS over bfloat16
+// x and w) or "F32". Reading w in memory order makes one sequential
+// stream; looping in assembly instead of calling the tile per row lets
+// out-of-order execution run the next row's accumulator chain under this
+// one's (each is latency-bound alone) and saves a call a row.
 //
-// func mmBF16DP_avx512_rows(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)
-func rowsDP512(b *buf) string {
-	name := "mmBF16DP_avx512_rows"
+// func mm<dt>_avx512_rows(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)
+func rows512(b *buf, dt string) string {
+	name := fmt.Sprintf("mm%s_avx512_rows", dt)
 	b.p("// func %s(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)", name)
 	b.p("TEXT ·%s(SB), NOSPLIT, $0-48", name)
 	for i, a := range []struct{ arg, reg string }{{"x", "AX"}, {"w", "DX"}, {"ldw", "BX"}, {"y", "R8"}, {"nblk", "R13"}, {"rows", "R12"}} {
@@ -464,9 +465,18 @@ func rowsDP512(b *buf) string {
 	b.p("\tTESTQ R10, R10")
 	b.p("\tJEQ reduce")
 	b.p("loop:")
-	b.p("\tVMOVDQU32 (SI), Z16")
-	b.p("\tVMOVDQU32 (DI), Z20")
-	b.p("\t%s", vdpbf16ps(0, 16, 20))
+	switch dt {
+	case "BF16DP":
+		b.p("\tVMOVDQU32 (SI), Z16")
+		b.p("\tVMOVDQU32 (DI), Z20")
+		b.p("\t%s", vdpbf16ps(0, 16, 20))
+	case "F32":
+		b.p("\tVMOVUPS (SI), Z16")
+		b.p("\tVMOVUPS (DI), Z20")
+		b.p("\tVFMADD231PS Z20, Z16, Z0")
+	default:
+		panic("rows type")
+	}
 	b.p("\tADDQ $64, SI")
 	b.p("\tADDQ $64, DI")
 	b.p("\tDECQ R10")
@@ -670,10 +680,11 @@ func main() {
 			addKS("tilesKSBF16DP_avx512", mr, nr, tile(&s, avx512, dtypes[1], mr, nr, true, 0, 1, true, 0))
 		}
 	}
-	// Its matrix-vector products run its 1×1 tile a row at a time (see
-	// vecKernels.mvRows in simd.go). The float32-activation ones over
-	// contiguous rows (see pfLin), float32, bfloat16 and float16 weights:
-	for _, dt := range dtypes {
+	// Its matrix-vector products, and float32 ones, run a row at a time
+	// (rows512, see vecKernels.mvRows in simd.go). Those of bfloat16 and
+	// float16 weights with float32 activations over contiguous rows (see
+	// pfLin):
+	for _, dt := range dtypes[1:] {
 		mv = append(mv, tile(&s, avx512, dt, 1, 16, false, pfLin, unrollFor(avx512, dt), false, 0))
 	}
 	// Small-m tiles (batched decode, bound by memory): 4 w rows, prefetching
@@ -690,10 +701,10 @@ func main() {
 	for mr := 1; mr <= 4; mr++ {
 		add("tilesPFBF16DP_avx512", mr, 1, tile(&s, avx512, dtypes[1], mr, 4, true, pfNext, 1, false, 0))
 	}
-	// Matrix-vector kernels (m = 1) over rows that are not contiguous, 16
-	// rows at once: many rows keep enough DRAM streams in flight (AVX2 runs
-	// its 1×1 tiles a row at a time instead, see vecKernels.mvRows).
-	for _, dt := range dtypes {
+	// And over rows that are not contiguous, 16 rows at once: many rows keep
+	// enough DRAM streams in flight (AVX2 runs its 1×1 tiles a row at a time
+	// instead, see vecKernels.mvRows).
+	for _, dt := range dtypes[1:] {
 		pf := 0
 		if dt.name == "BF16" {
 			// One prefetch per row and line, 8 lines ahead: the VPERMW
@@ -704,9 +715,10 @@ func main() {
 		}
 		mv = append(mv, tile(&s, avx512, dt, 1, 16, false, pf, unrollFor(avx512, dt), false, mvHead))
 	}
-	// The VDPBF16PS matrix-vector kernel, a row at a time.
-	rows := rowsDP512(&s)
-	g.p("//go:noescape\nfunc %s(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)\n", rows)
+	// The VDPBF16PS and float32 matrix-vector kernels, a row at a time.
+	for _, dt := range []string{"BF16DP", "F32"} {
+		g.p("//go:noescape\nfunc %s(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)\n", rows512(&s, dt))
+	}
 	// NN (outer-product) tiles, 1..6 rows of x by 64 columns.
 	var nn []string
 	for mr := 1; mr <= 6; mr++ {
