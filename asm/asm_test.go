@@ -184,7 +184,8 @@ func TestMatMul(t *testing.T) {
 				checkMMCase(t, c, r, s[0], s[1], s[2])
 			}
 			// m = 1 over contiguous rows (k a multiple of 3: ldw = kk) takes
-			// the matrix-vector tiles that prefetch in memory order.
+			// the matrix-vector kernels for them (mvSet: row loops, or tiles
+			// that prefetch in memory order).
 			for _, s := range [][2]int{{48, 96}, {50, 768}, {40, 1023}, {33, 2046}, {35, 3072}} {
 				checkMMCase(t, c, r, 1, s[0], s[1])
 			}

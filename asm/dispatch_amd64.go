@@ -13,10 +13,10 @@ var avx512Kernels = &vecKernels{
 	f32: tilesF32_avx512, bf16: tilesBF16_avx512, f16: tilesF16_avx512,
 	ksF32: tilesKSF32_avx512, ksBF16: tilesKSBF16_avx512, ksF16: tilesKSF16_avx512,
 	pfF32: tilesPFF32_avx512, pfBF16: tilesPFBF16_avx512, pfF16: tilesPFF16_avx512,
-	mvBF16: mmBF16_avx512_1x16_pf512_u2_hd256, mvF16: mmF16_avx512_1x16_hd256, mvRows: 16,
-	mvLinBF16: mmBF16_avx512_1x16_u2_lin, mvLinF16: mmF16_avx512_1x16_lin,
-	mvRowsF32: mmF32_avx512_rows, // float32 matrix-vector products a row at a time, see vecKernels.mvRows
-	nn:        nnF32_avx512,
+	mvF32:  mvSet{rows: mmF32_avx512_rows},
+	mvBF16: mvSet{tile: mmBF16_avx512_1x16_pf512_u2_hd256, n: 16, lin: mmBF16_avx512_1x16_u2_lin},
+	mvF16:  mvSet{tile: mmF16_avx512_1x16_hd256, n: 16, lin: mmF16_avx512_1x16_lin},
+	nn:     nnF32_avx512,
 }
 
 var avx2Kernels = &vecKernels{
@@ -27,7 +27,8 @@ var avx2Kernels = &vecKernels{
 	rope: ropeF32_avx2, peakFMA: peakFMA_avx2,
 	f32: tilesF32_avx2, bf16: tilesBF16_avx2, f16: tilesF16_avx2,
 	ksF32: tilesKSF32_avx2, ksBF16: tilesKSBF16_avx2, ksF16: tilesKSF16_avx2,
-	mvF32: tilesF32_avx2[0][0], mvBF16: tilesBF16_avx2[0][0], mvF16: tilesF16_avx2[0][0], mvRows: 1, // a row at a time, see vecKernels.mvRows
+	// A row at a time (see mvSet).
+	mvF32: mvSet{tile: tilesF32_avx2[0][0], n: 1}, mvBF16: mvSet{tile: tilesBF16_avx2[0][0], n: 1}, mvF16: mvSet{tile: tilesF16_avx2[0][0], n: 1},
 }
 
 func archLevels() []*impl {
@@ -37,7 +38,7 @@ func archLevels() []*impl {
 		if c.Supports(cpuid.AVX512BF16) {
 			bf := *avx512Kernels
 			bf.bf16dp, bf.ksBF16DP, bf.pfBF16DP = tilesBF16DP_avx512, tilesKSBF16DP_avx512, tilesPFBF16DP_avx512
-			bf.mvRowsBF16DP = mmBF16DP_avx512_rows
+			bf.mvBF16DP = mvSet{rows: mmBF16DP_avx512_rows}
 			out = append(out, bf.impl("avx512bf16"))
 		}
 		out = append(out, avx512Kernels.impl("avx512"))

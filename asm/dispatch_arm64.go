@@ -10,7 +10,7 @@ var neonKernels = &vecKernels{
 	scale: scaleF32_neon, add: addF32_neon, mulScale: mulScaleF32_neon,
 	peakFMA: peakFMA_neon,
 	f32:     tilesF32_neon, bf16: tilesBF16_neon, f16: tilesF16_neon,
-	mvF32: mmF32_neon_1x8, mvBF16: mmBF16_neon_1x8, mvF16: mmF16_neon_1x8, mvRows: 8,
+	mvF32: mvSet{tile: mmF32_neon_1x8, n: 8}, mvBF16: mvSet{tile: mmBF16_neon_1x8, n: 8}, mvF16: mvSet{tile: mmF16_neon_1x8, n: 8},
 }
 
 func archLevels() []*impl { return []*impl{neonKernels.impl("neon")} }

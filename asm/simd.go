@@ -50,35 +50,44 @@ type vecKernels struct {
 	ksF32, ksBF16, ksF16, ksBF16DP ksTileSet
 	// Prefetching mr×4 tiles ([mr-1][0]) for small m, nil if absent.
 	pfF32, pfBF16, pfF16, pfBF16DP tileSet
-	// The VDPBF16PS and float32 matrix-vector products, rows w rows a row
-	// at a time as the 1×1 tile computes each (see mvRows); nil if absent.
-	mvRowsBF16DP, mvRowsF32 func(x, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk, rows uintptr)
-	// Matrix-vector kernels: one x row times mvRows w rows. A level's 1×1
-	// tiles with mvRows = 1 read w a row after another, one sequential
-	// stream that the hardware prefetchers serve at the full read
-	// bandwidth; several rows at once are as many short streams (a row of
-	// Qwen2.5-0.5B is 28–56 lines). Rows are independent dependency
-	// chains, so out-of-order execution overlaps consecutive rows. 512 MB
-	// of k = 896 rows, 1 / 2 threads, GB/s: AVX2 float32 15.1 → 24.7 /
-	// 24.8 → 33.8, bfloat16 8.9 → 13.3 / 16.5 → 25.5 (from 8-row tiles);
-	// VDPBF16PS 19.7 → 25.7 / 25.4 → 31.9 (from the AVX-512 16-row tile
-	// that prefetches in memory order), where one stream's sum of squares
-	// read 25.4 / 28.8. Qwen2.5-0.5B decode, bf16 compute, A/B: 20.4 → 24.0
-	// tok/s (1 thread), 31.2 → 35.2 (2). The AVX-512 float32-activation
-	// kernels keep 16 rows: a row's widening and FMA chain (bf16) made the
-	// row-at-a-time order no faster in decode. Float32 weights tied a row
-	// at a time from Go, and went 11.4 → 12.5 tok/s (1 thread, 17.2 →
-	// 17.6 at 2) with the loop in assembly (mvRowsF32).
-	mvF32, mvBF16, mvF16 tileFn
-	mvRows               int
-	// The same prefetching the tiles ahead in memory order, for
-	// contiguous rows (ldw = kk); nil if absent.
-	mvLinBF16, mvLinF16 tileFn
+	// Matrix-vector kernels (m = 1) per weight type, VDPBF16PS's included.
+	mvF32, mvBF16, mvF16, mvBF16DP mvSet
 	// NN (outer-product) tiles over 64 columns, [mr-1] for mr rows; nil
 	// if absent.
 	nn      []tileFn
 	peakFMA func(n uintptr)
 	peakDP  func(n uintptr)
+}
+
+// rowsFn is a matrix-vector kernel over rows w rows (ldw bytes apart),
+// y[r] = x·w[r] over nblk k blocks, a row after another.
+type rowsFn func(x, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk, rows uintptr)
+
+// mvSet is a level's matrix-vector product (m = 1) for one weight type:
+// rows when set, else tile over n rows at a time (lin in its place over
+// contiguous rows, ldw = kk, when set); nothing set leaves m = 1 to the
+// level's general tiles.
+//
+// A row after another (rows, or a 1×1 tile with n = 1) is one sequential
+// stream that the hardware prefetchers serve at the full read bandwidth;
+// several rows at once are as many short streams (a row of Qwen2.5-0.5B is
+// 28–56 lines). Rows are independent dependency chains, so out-of-order
+// execution overlaps consecutive rows, best when the loop is in assembly
+// (rows: no call a row). 512 MB of k = 896 rows, 1 / 2 threads, GB/s: AVX2
+// float32 15.1 → 24.7 / 24.8 → 33.8, bfloat16 8.9 → 13.3 / 16.5 → 25.5
+// (from 8-row tiles); VDPBF16PS 19.7 → 25.7 / 25.4 → 31.9 (from the AVX-512
+// 16-row tile that prefetches in memory order), where one stream's sum of
+// squares read 25.4 / 28.8, and 64.3 GB/s instead of 49.6 from L2 with the
+// loop in assembly. Qwen2.5-0.5B decode, bf16 compute, A/B: 20.4 → 24.0 →
+// 24.7 tok/s (1 thread), 31.2 → 35.2 → 36.8 (2). AVX-512 bfloat16 and
+// float16 weights with float32 activations keep 16 rows (the widening and
+// FMA chain of one row made a row at a time no faster in decode); float32
+// weights went 11.4 → 12.5 tok/s (1 thread, 17.2 → 17.6 at 2) with rows.
+type mvSet struct {
+	rows rowsFn
+	tile tileFn
+	n    int
+	lin  tileFn
 }
 
 func (v *vecKernels) impl(name string) *impl {
@@ -297,11 +306,10 @@ const (
 
 // driveMM runs the micro-kernels of ts over the whole product; kb is the k
 // block width of ts, xs and ws the element sizes of x and w in bytes. For
-// m = 1 it runs mv (1×mvRows, see vecKernels.mvRows) when given, or mvLin
-// in its place over contiguous rows (ldw = kk) when that is given.
+// m = 1 it runs mv (see mvSet) when that has a kernel.
 // ks, when given, are ts over parts of a split k: with them the
 // x-stationary order also serves a kk too long for an x tile in L1.
-func driveMM(ts tileSet, ks ksTileSet, pf tileSet, mv, mvLin tileFn, mvRows int, kb int, y []float32, ldy int, xp unsafe.Pointer, xs, ldx int, wp unsafe.Pointer, ws, ldw int, m, n, kk int) {
+func driveMM(ts tileSet, ks ksTileSet, pf tileSet, mv mvSet, kb int, y []float32, ldy int, xp unsafe.Pointer, xs, ldx int, wp unsafe.Pointer, ws, ldw int, m, n, kk int) {
 	mrMax, nrMax := len(ts), len(ts[0])
 	nblk := uintptr(kk / kb)
 	mb := m
@@ -313,13 +321,17 @@ func driveMM(ts tileSet, ks ksTileSet, pf tileSet, mv, mvLin tileFn, mvRows int,
 	}
 	yp := p32(y)
 	bx, bw, by := uintptr(ldx*xs), uintptr(ldw*ws), uintptr(ldy*4)
-	if m == 1 && mvLin != nil && ldw == kk {
-		mv = mvLin
+	if m == 1 && mv.rows != nil {
+		mv.rows(xp, wp, bw, yp, nblk, uintptr(n))
+		return
 	}
-	if m == 1 && mv != nil {
+	if m == 1 && mv.lin != nil && ldw == kk {
+		mv.tile = mv.lin
+	}
+	if m == 1 && mv.tile != nil {
 		r0 := 0
-		for ; r0+mvRows <= n; r0 += mvRows {
-			mv(xp, bx, unsafe.Add(wp, r0*ldw*ws), bw, unsafe.Add(yp, r0*4), by, nblk)
+		for ; r0+mv.n <= n; r0 += mv.n {
+			mv.tile(xp, bx, unsafe.Add(wp, r0*ldw*ws), bw, unsafe.Add(yp, r0*4), by, nblk)
 		}
 		for ; r0 < n; r0 += nrMax {
 			nr := min(nrMax, n-r0)
@@ -430,11 +442,7 @@ func (v *vecKernels) matMulF32(y []float32, ldy int, x []float32, ldx int, w []f
 	if m == 0 || n == 0 {
 		return
 	}
-	if m == 1 && v.mvRowsF32 != nil {
-		v.mvRowsF32(p32(x), p32(w), uintptr(ldw*4), p32(y), uintptr(kk/v.lanes), uintptr(n))
-	} else {
-		driveMM(v.f32, v.ksF32, v.pfF32, v.mvF32, nil, v.mvRows, v.lanes, y, ldy, p32(x), 4, ldx, p32(w), 4, ldw, m, n, kk)
-	}
+	driveMM(v.f32, v.ksF32, v.pfF32, v.mvF32, v.lanes, y, ldy, p32(x), 4, ldx, p32(w), 4, ldw, m, n, kk)
 	if k0 := kk - kk%v.lanes; k0 < kk {
 		for t := 0; t < m; t++ {
 			xr := x[t*ldx+k0 : t*ldx+kk]
@@ -489,7 +497,7 @@ func (v *vecKernels) matMulBF16(y []float32, ldy int, x []float32, ldx int, w []
 	if m == 0 || n == 0 {
 		return
 	}
-	driveMM(v.bf16, v.ksBF16, v.pfBF16, v.mvBF16, v.mvLinBF16, v.mvRows, v.lanes, y, ldy, p32(x), 4, ldx, p16(w), 2, ldw, m, n, kk)
+	driveMM(v.bf16, v.ksBF16, v.pfBF16, v.mvBF16, v.lanes, y, ldy, p32(x), 4, ldx, p16(w), 2, ldw, m, n, kk)
 	if k0 := kk - kk%v.lanes; k0 < kk {
 		for t := 0; t < m; t++ {
 			xr := x[t*ldx+k0 : t*ldx+kk]
@@ -510,7 +518,7 @@ func (v *vecKernels) matMulF16(y []float32, ldy int, x []float32, ldx int, w []u
 	if m == 0 || n == 0 {
 		return
 	}
-	driveMM(v.f16, v.ksF16, v.pfF16, v.mvF16, v.mvLinF16, v.mvRows, v.lanes, y, ldy, p32(x), 4, ldx, p16(w), 2, ldw, m, n, kk)
+	driveMM(v.f16, v.ksF16, v.pfF16, v.mvF16, v.lanes, y, ldy, p32(x), 4, ldx, p16(w), 2, ldw, m, n, kk)
 	if k0 := kk - kk%v.lanes; k0 < kk {
 		for t := 0; t < m; t++ {
 			xr := x[t*ldx+k0 : t*ldx+kk]
@@ -531,11 +539,7 @@ func (v *vecKernels) matMulBF16BF16(y []float32, ldy int, x []uint16, ldx int, w
 	if m == 0 || n == 0 {
 		return
 	}
-	if m == 1 && v.mvRowsBF16DP != nil {
-		v.mvRowsBF16DP(p16(x), p16(w), uintptr(ldw*2), p32(y), uintptr(kk/32), uintptr(n))
-	} else {
-		driveMM(v.bf16dp, v.ksBF16DP, v.pfBF16DP, v.bf16dp[0][0], nil, 1, 32, y, ldy, p16(x), 2, ldx, p16(w), 2, ldw, m, n, kk)
-	}
+	driveMM(v.bf16dp, v.ksBF16DP, v.pfBF16DP, v.mvBF16DP, 32, y, ldy, p16(x), 2, ldx, p16(w), 2, ldw, m, n, kk)
 	if k0 := kk - kk%32; k0 < kk {
 		for t := 0; t < m; t++ {
 			xr := x[t*ldx+k0 : t*ldx+kk]

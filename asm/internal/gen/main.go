@@ -131,7 +131,7 @@ const pfNext = -1
 // 18.1 → 29.6; 1 thread 13.2 → 21.6 and 11.6 → 19.7; float32 weights 12.7
 // → 17.9 (2 threads). Tiles over rows that are not contiguous keep
 // per-row prefetching. (VDPBF16PS and AVX2 later went a row at a time with
-// their 1×1 tiles, faster still; see vecKernels.mvRows in simd.go.)
+// their 1×1 tiles, faster still; see mvSet in simd.go.)
 const pfLin = -2
 
 // mvLinTiles is how many 16-row tiles ahead pfLin prefetches.
@@ -457,6 +457,7 @@ func rows512(b *buf, dt string) string {
 	}
 	b.p("\tTESTQ R12, R12")
 	b.p("\tJEQ done")
+	reduceSetup512(b, 1, 1)
 	b.p("row:")
 	b.p("\tMOVQ AX, SI")
 	b.p("\tMOVQ DX, DI")
@@ -482,7 +483,7 @@ func rows512(b *buf, dt string) string {
 	b.p("\tDECQ R10")
 	b.p("\tJNE loop")
 	b.p("reduce:")
-	reduce512(b, avx512, 1, 1, func(t, r int) int { return 0 })
+	reduceTree512(b, avx512, 1, 1, func(t, r int) int { return 0 })
 	b.p("\tADDQ BX, DX")
 	b.p("\tADDQ $4, R8")
 	b.p("\tDECQ R12")
@@ -566,6 +567,13 @@ func nnTile512(b *buf, mr int) string {
 // s=s2[0]+s2[1]. Rows 4 and 5 are stored from R12 = R8 + 4·stride. It
 // clobbers Z24–Z27, Z31, K1, K2, CX and R12.
 func reduce512(b *buf, s isa, mr, nr int, acc func(t, r int) int) {
+	reduceSetup512(b, mr, nr)
+	reduceTree512(b, s, mr, nr, acc)
+}
+
+// reduceSetup512 is reduce512's setup (Z31, K1, K2, CX, R12), which
+// reduceTree512 leaves intact, so a loop of reductions needs it once.
+func reduceSetup512(b *buf, mr, nr int) {
 	b.p("\tVPXORD Z31, Z31, Z31")
 	b.p("\tMOVQ $0x1111, CX")
 	b.p("\tKMOVW CX, K1")
@@ -576,6 +584,10 @@ func reduce512(b *buf, s isa, mr, nr int, acc func(t, r int) int) {
 	if mr > 4 {
 		b.p("\tLEAQ (R8)(R9*4), R12")
 	}
+}
+
+// reduceTree512 is reduce512 after its setup.
+func reduceTree512(b *buf, s isa, mr, nr int, acc func(t, r int) int) {
 	for t := 0; t < mr; t++ {
 		for g := 0; g < nr; g += 4 {
 			A := [4]string{"Z31", "Z31", "Z31", "Z31"}
@@ -681,7 +693,7 @@ func main() {
 		}
 	}
 	// Its matrix-vector products, and float32 ones, run a row at a time
-	// (rows512, see vecKernels.mvRows in simd.go). Those of bfloat16 and
+	// (rows512, see mvSet in simd.go). Those of bfloat16 and
 	// float16 weights with float32 activations over contiguous rows (see
 	// pfLin):
 	for _, dt := range dtypes[1:] {
@@ -703,7 +715,7 @@ func main() {
 	}
 	// And over rows that are not contiguous, 16 rows at once: many rows keep
 	// enough DRAM streams in flight (AVX2 runs its 1×1 tiles a row at a time
-	// instead, see vecKernels.mvRows).
+	// instead, see mvSet).
 	for _, dt := range dtypes[1:] {
 		pf := 0
 		if dt.name == "BF16" {
