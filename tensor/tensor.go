@@ -291,9 +291,9 @@ func runMulti(p *Pool, x []float32, xb []uint16, m int, ps []Product) {
 	}
 	j := &p.multi
 	j.x, j.xb, j.m, j.np = x, xb, m, copy(j.ps[:], ps)
-	// Small slabs balance load; the kernel reuses each activation row
-	// across the slab, so keep slabs at least 16 rows.
-	p.Run(rows, p.Grain(rows, 16, 16), j)
+	// Chunks are whole 16-row slabs (the kernels reuse each activation row
+	// across a slab), larger while much is left (Pool.Run).
+	p.Run(rows, 16, j)
 	j.x, j.xb, j.ps = nil, nil, [maxProducts]Product{}
 }
 

@@ -239,10 +239,16 @@ func TestRMSNormRopeSoftmaxSiLU(t *testing.T) {
 func TestPoolCoversRange(t *testing.T) {
 	p := NewPool(3)
 	defer p.Close()
-	for _, n := range []int{0, 1, 2, 10, 1001} {
-		for _, grain := range []int{1, 3, 64, 5000} {
+	for _, n := range []int{0, 1, 2, 10, 1001, 151936} {
+		for _, grain := range []int{1, 3, 16, 64, 5000} {
 			hits := make([]int32, n)
+			var misaligned atomic.Int32
 			p.For(n, grain, func(_, lo, hi int) {
+				// Chunks are whole multiples of grain on one grid; only
+				// the one ending at n may be short.
+				if lo%grain != 0 || (hi != n && (hi-lo)%grain != 0) {
+					misaligned.Add(1)
+				}
 				for i := lo; i < hi; i++ {
 					hits[i]++
 				}
@@ -251,6 +257,9 @@ func TestPoolCoversRange(t *testing.T) {
 				if h != 1 {
 					t.Fatalf("n=%d grain=%d: item %d run %d times", n, grain, i, h)
 				}
+			}
+			if c := misaligned.Load(); c != 0 {
+				t.Fatalf("n=%d grain=%d: %d chunks off the grain's grid", n, grain, c)
 			}
 		}
 	}
@@ -268,10 +277,10 @@ func TestPoolSteals(t *testing.T) {
 		p.For(n, 1, func(w, lo, hi int) {
 			for i := lo; i < hi; i++ {
 				if w == slow && stalled.CompareAndSwap(false, true) {
-					// Wait until every other item ran: only stealing
-					// can get them done.
+					// Wait until every item outside this claim ran:
+					// only stealing can get them done.
 					deadline := time.Now().Add(10 * time.Second)
-					for done.Load() < n-1 {
+					for done.Load() < int32(n-(hi-lo)) {
 						if time.Now().After(deadline) {
 							t.Errorf("slow worker %d: %d other items done after 10 s", slow, done.Load())
 							break
