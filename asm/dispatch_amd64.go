@@ -10,9 +10,9 @@ var avx512Kernels = &vecKernels{
 	scale: scaleF32_avx512, add: addF32_avx512, mulScale: mulScaleF32_avx512,
 	siluMul: siluMulF32_avx512, max: maxF32_avx512, expSum: expSumF32_avx512,
 	rope: ropeF32_avx512, peakFMA: peakFMA_avx512, peakDP: peakDP_avx512, toBF16: f32ToBF16_avx512,
-	f32: tilesF32_avx512, bf16: tilesBF16_avx512, f16: tilesF16_avx512,
-	ksF32: tilesKSF32_avx512, ksBF16: tilesKSBF16_avx512, ksF16: tilesKSF16_avx512,
-	pfF32: tilesPFF32_avx512, pfBF16: tilesPFBF16_avx512, pfF16: tilesPFF16_avx512,
+	f32:    mmSet{tiles: tilesF32_avx512, ks: tilesKSF32_avx512, pf: tilesPFF32_avx512, strip: mmF32_avx512_6x4_strip, ksStrip: mmF32_avx512_6x4_ks_strip},
+	bf16:   mmSet{tiles: tilesBF16_avx512, ks: tilesKSBF16_avx512, pf: tilesPFBF16_avx512, strip: mmBF16_avx512_5x4_u2_strip, ksStrip: mmBF16_avx512_5x4_u2_ks_strip},
+	f16:    mmSet{tiles: tilesF16_avx512, ks: tilesKSF16_avx512, pf: tilesPFF16_avx512, strip: mmF16_avx512_6x4_strip, ksStrip: mmF16_avx512_6x4_ks_strip},
 	mvF32:  mvSet{rows: mmF32_avx512_rows},
 	mvBF16: mvSet{tile: mmBF16_avx512_1x16_pf512_u2_hd256, n: 16, lin: mmBF16_avx512_1x16_u2_lin},
 	mvF16:  mvSet{tile: mmF16_avx512_1x16_hd256, n: 16, lin: mmF16_avx512_1x16_lin},
@@ -25,8 +25,9 @@ var avx2Kernels = &vecKernels{
 	scale: scaleF32_avx2, add: addF32_avx2, mulScale: mulScaleF32_avx2,
 	siluMul: siluMulF32_avx2, max: maxF32_avx2, expSum: expSumF32_avx2,
 	rope: ropeF32_avx2, peakFMA: peakFMA_avx2,
-	f32: tilesF32_avx2, bf16: tilesBF16_avx2, f16: tilesF16_avx2,
-	ksF32: tilesKSF32_avx2, ksBF16: tilesKSBF16_avx2, ksF16: tilesKSF16_avx2,
+	f32:  mmSet{tiles: tilesF32_avx2, ks: tilesKSF32_avx2, strip: mmF32_avx2_3x4_strip, ksStrip: mmF32_avx2_3x4_ks_strip},
+	bf16: mmSet{tiles: tilesBF16_avx2, ks: tilesKSBF16_avx2, strip: mmBF16_avx2_3x4_strip, ksStrip: mmBF16_avx2_3x4_ks_strip},
+	f16:  mmSet{tiles: tilesF16_avx2, ks: tilesKSF16_avx2, strip: mmF16_avx2_3x4_strip, ksStrip: mmF16_avx2_3x4_ks_strip},
 	// A row at a time (see mvSet).
 	mvF32: mvSet{tile: tilesF32_avx2[0][0], n: 1}, mvBF16: mvSet{tile: tilesBF16_avx2[0][0], n: 1}, mvF16: mvSet{tile: tilesF16_avx2[0][0], n: 1},
 }
@@ -37,7 +38,8 @@ func archLevels() []*impl {
 	if c.Supports(cpuid.AVX512F, cpuid.AVX512VL, cpuid.AVX512BW, cpuid.FMA3) {
 		if c.Supports(cpuid.AVX512BF16) {
 			bf := *avx512Kernels
-			bf.bf16dp, bf.ksBF16DP, bf.pfBF16DP = tilesBF16DP_avx512, tilesKSBF16DP_avx512, tilesPFBF16DP_avx512
+			bf.bf16dp = mmSet{tiles: tilesBF16DP_avx512, ks: tilesKSBF16DP_avx512, pf: tilesPFBF16DP_avx512,
+				strip: mmBF16DP_avx512_6x4_strip, ksStrip: mmBF16DP_avx512_6x4_ks_strip}
 			bf.mvBF16DP = mvSet{rows: mmBF16DP_avx512_rows}
 			out = append(out, bf.impl("avx512bf16"))
 		}

@@ -25,31 +25,47 @@ type ksTileFn = func(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintpt
 // ksTileSet[mr-1][nr-1] is the mr×nr k-split micro-kernel.
 type ksTileSet [][]ksTileFn
 
+// stripFn is the tallest full tile of a tileSet (mrMax × nrMax) run ng
+// times along w: tile j takes w rows and y columns j·nrMax… for the same x.
+type stripFn = func(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, ng uintptr)
+
+// ksStripFn is stripFn for k-split tiles: tile j also takes the
+// accumulators of st at j·mrMax·nrMax·64 bytes.
+type ksStripFn = func(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr, ng uintptr)
+
+// mmSet is a level's micro-kernels of one product type for driveMM.
+type mmSet struct {
+	tiles tileSet   // nil if the level has none
+	ks    ksTileSet // the same over parts of a split k; nil if absent
+	pf    tileSet   // prefetching mr×4 tiles ([mr-1][0]) for small m; nil if absent
+	// strip and ksStrip run the x-stationary order's full tiles, nil if
+	// absent: a call for a strip of tiles instead of one a tile (prefill
+	// 1–3% faster, see the generator).
+	strip   stripFn
+	ksStrip ksStripFn
+}
+
 // ksState holds the accumulators of the k-split tiles of one block of w
 // rows: pooled, so a product allocates nothing once warm.
 var ksState = sync.Pool{New: func() any { return new([]float32) }}
 
 // vecKernels is the SIMD kernel set of one level.
 type vecKernels struct {
-	lanes     int
-	dot       func(a, b unsafe.Pointer, nblk uintptr) float32
-	axpy      func(alpha float32, x, y unsafe.Pointer, nblk uintptr)
-	sumSq     func(x unsafe.Pointer, nblk uintptr) float32
-	scale     func(alpha float32, x unsafe.Pointer, nblk uintptr)
-	add       func(dst, a, b unsafe.Pointer, nblk uintptr)
-	mulScale  func(dst, x, w unsafe.Pointer, r float32, nblk uintptr)
-	siluMul   func(dst, gate, up unsafe.Pointer, nblk uintptr)
-	max       func(x unsafe.Pointer, nblk uintptr) float32
-	expSum    func(x unsafe.Pointer, m float32, nblk uintptr) float32
-	rope      func(x unsafe.Pointer, half uintptr, c, s unsafe.Pointer, nblk uintptr)
-	toBF16    func(dst, src unsafe.Pointer, nblk uintptr) // 16 floats a block; nil if absent
-	f32, bf16 tileSet
-	f16       tileSet
-	bf16dp    tileSet // VDPBF16PS tiles over 32-wide k blocks; nil if absent
-	// The same tiles over parts of a split k; nil if absent.
-	ksF32, ksBF16, ksF16, ksBF16DP ksTileSet
-	// Prefetching mr×4 tiles ([mr-1][0]) for small m, nil if absent.
-	pfF32, pfBF16, pfF16, pfBF16DP tileSet
+	lanes    int
+	dot      func(a, b unsafe.Pointer, nblk uintptr) float32
+	axpy     func(alpha float32, x, y unsafe.Pointer, nblk uintptr)
+	sumSq    func(x unsafe.Pointer, nblk uintptr) float32
+	scale    func(alpha float32, x unsafe.Pointer, nblk uintptr)
+	add      func(dst, a, b unsafe.Pointer, nblk uintptr)
+	mulScale func(dst, x, w unsafe.Pointer, r float32, nblk uintptr)
+	siluMul  func(dst, gate, up unsafe.Pointer, nblk uintptr)
+	max      func(x unsafe.Pointer, nblk uintptr) float32
+	expSum   func(x unsafe.Pointer, m float32, nblk uintptr) float32
+	rope     func(x unsafe.Pointer, half uintptr, c, s unsafe.Pointer, nblk uintptr)
+	toBF16   func(dst, src unsafe.Pointer, nblk uintptr) // 16 floats a block; nil if absent
+	// Products per weight type; bf16dp (VDPBF16PS over 32-wide k blocks)
+	// has no tiles where the level lacks it.
+	f32, bf16, f16, bf16dp mmSet
 	// Matrix-vector kernels (m = 1) per weight type, VDPBF16PS's included.
 	mvF32, mvBF16, mvF16, mvBF16DP mvSet
 	// NN (outer-product) tiles over 64 columns, [mr-1] for mr rows; nil
@@ -124,7 +140,7 @@ func (v *vecKernels) impl(name string) *impl {
 	if v.toBF16 != nil {
 		i.f32ToBF16 = v.f32ToBF16
 	}
-	if v.bf16dp != nil {
+	if v.bf16dp.tiles != nil {
 		i.matMulBF16BF16 = v.matMulBF16BF16
 		i.peakDP, i.peakDPFlops = v.peakDP, 12*64
 	}
@@ -304,12 +320,13 @@ const (
 	wBlockBytes = 384 << 10
 )
 
-// driveMM runs the micro-kernels of ts over the whole product; kb is the k
-// block width of ts, xs and ws the element sizes of x and w in bytes. For
-// m = 1 it runs mv (see mvSet) when that has a kernel.
-// ks, when given, are ts over parts of a split k: with them the
-// x-stationary order also serves a kk too long for an x tile in L1.
-func driveMM(ts tileSet, ks ksTileSet, pf tileSet, mv mvSet, kb int, y []float32, ldy int, xp unsafe.Pointer, xs, ldx int, wp unsafe.Pointer, ws, ldw int, m, n, kk int) {
+// driveMM runs the micro-kernels of mm over the whole product; kb is the k
+// block width of its tiles, xs and ws the element sizes of x and w in
+// bytes. For m = 1 it runs mv (see mvSet) when that has a kernel. The
+// k-split tiles, when given, let the x-stationary order also serve a kk
+// too long for an x tile in L1.
+func driveMM(mm mmSet, mv mvSet, kb int, y []float32, ldy int, xp unsafe.Pointer, xs, ldx int, wp unsafe.Pointer, ws, ldw int, m, n, kk int) {
+	ts, ks, pf := mm.tiles, mm.ks, mm.pf
 	mrMax, nrMax := len(ts), len(ts[0])
 	nblk := uintptr(kk / kb)
 	mb := m
@@ -350,7 +367,7 @@ func driveMM(ts tileSet, ks ksTileSet, pf tileSet, mv mvSet, kb int, y []float32
 		kc = (kc + parts - 1) / parts
 	}
 	if m > smallM && kc < int(nblk) {
-		driveKS(ks, kc, kb, y, ldy, xp, xs, ldx, wp, ws, ldw, m, n, kk)
+		driveKS(ks, mm.ksStrip, kc, kb, y, ldy, xp, xs, ldx, wp, ws, ldw, m, n, kk)
 		return
 	}
 	if m > smallM && mrMax*kk*xs <= xTileBytes {
@@ -363,7 +380,12 @@ func driveMM(ts tileSet, ks ksTileSet, pf tileSet, mv mvSet, kb int, y []float32
 			for t := 0; t < m; t += mrMax {
 				mr := min(mrMax, m-t)
 				xt := unsafe.Add(xp, t*ldx*xs)
-				for r0 := w0; r0 < w1; r0 += nrMax {
+				r0 := w0
+				if ng := (w1 - w0) / nrMax; mr == mrMax && mm.strip != nil && ng > 0 {
+					mm.strip(xt, bx, unsafe.Add(wp, r0*ldw*ws), bw, unsafe.Add(yp, (t*ldy+r0)*4), by, nblk, uintptr(ng))
+					r0 += ng * nrMax
+				}
+				for ; r0 < w1; r0 += nrMax {
 					nr := min(nrMax, w1-r0)
 					ts[mr-1][nr-1](xt, bx, unsafe.Add(wp, r0*ldw*ws), bw, unsafe.Add(yp, (t*ldy+r0)*4), by, nblk)
 				}
@@ -398,7 +420,7 @@ func wBlockRows(nrMax, kk, ws int) int {
 // fit L1: per x tile, k goes in parts of kc blocks, each part's x tile
 // staying in L1 while the block of w rows (whole k, sized for L2) streams
 // under it, and the tiles carry their accumulators from part to part.
-func driveKS(ks ksTileSet, kc, kb int, y []float32, ldy int, xp unsafe.Pointer, xs, ldx int, wp unsafe.Pointer, ws, ldw int, m, n, kk int) {
+func driveKS(ks ksTileSet, strip ksStripFn, kc, kb int, y []float32, ldy int, xp unsafe.Pointer, xs, ldx int, wp unsafe.Pointer, ws, ldw int, m, n, kk int) {
 	mrMax, nrMax := len(ks), len(ks[0])
 	nblk := kk / kb
 	nbw := wBlockRows(nrMax, kk, ws)
@@ -426,7 +448,13 @@ func driveKS(ks ksTileSet, kc, kb int, y []float32, ldy int, xp unsafe.Pointer, 
 					phase |= 2
 				}
 				xt := unsafe.Add(xp, (t*ldx+k0*kb)*xs)
-				for j, r0 := 0, w0; r0 < w1; j, r0 = j+1, r0+nrMax {
+				j, r0 := 0, w0
+				if ng := (w1 - w0) / nrMax; mr == mrMax && strip != nil && ng > 0 {
+					strip(xt, bx, unsafe.Add(wp, (r0*ldw+k0*kb)*ws), bw, unsafe.Add(yp, (t*ldy+r0)*4), by,
+						uintptr(nb), st, phase, uintptr(ng))
+					j, r0 = ng, r0+ng*nrMax
+				}
+				for ; r0 < w1; j, r0 = j+1, r0+nrMax {
 					nr := min(nrMax, w1-r0)
 					ks[mr-1][nr-1](xt, bx, unsafe.Add(wp, (r0*ldw+k0*kb)*ws), bw, unsafe.Add(yp, (t*ldy+r0)*4), by,
 						uintptr(nb), unsafe.Add(st, j*per*4), phase)
@@ -442,7 +470,7 @@ func (v *vecKernels) matMulF32(y []float32, ldy int, x []float32, ldx int, w []f
 	if m == 0 || n == 0 {
 		return
 	}
-	driveMM(v.f32, v.ksF32, v.pfF32, v.mvF32, v.lanes, y, ldy, p32(x), 4, ldx, p32(w), 4, ldw, m, n, kk)
+	driveMM(v.f32, v.mvF32, v.lanes, y, ldy, p32(x), 4, ldx, p32(w), 4, ldw, m, n, kk)
 	if k0 := kk - kk%v.lanes; k0 < kk {
 		for t := 0; t < m; t++ {
 			xr := x[t*ldx+k0 : t*ldx+kk]
@@ -497,7 +525,7 @@ func (v *vecKernels) matMulBF16(y []float32, ldy int, x []float32, ldx int, w []
 	if m == 0 || n == 0 {
 		return
 	}
-	driveMM(v.bf16, v.ksBF16, v.pfBF16, v.mvBF16, v.lanes, y, ldy, p32(x), 4, ldx, p16(w), 2, ldw, m, n, kk)
+	driveMM(v.bf16, v.mvBF16, v.lanes, y, ldy, p32(x), 4, ldx, p16(w), 2, ldw, m, n, kk)
 	if k0 := kk - kk%v.lanes; k0 < kk {
 		for t := 0; t < m; t++ {
 			xr := x[t*ldx+k0 : t*ldx+kk]
@@ -518,7 +546,7 @@ func (v *vecKernels) matMulF16(y []float32, ldy int, x []float32, ldx int, w []u
 	if m == 0 || n == 0 {
 		return
 	}
-	driveMM(v.f16, v.ksF16, v.pfF16, v.mvF16, v.lanes, y, ldy, p32(x), 4, ldx, p16(w), 2, ldw, m, n, kk)
+	driveMM(v.f16, v.mvF16, v.lanes, y, ldy, p32(x), 4, ldx, p16(w), 2, ldw, m, n, kk)
 	if k0 := kk - kk%v.lanes; k0 < kk {
 		for t := 0; t < m; t++ {
 			xr := x[t*ldx+k0 : t*ldx+kk]
@@ -539,7 +567,7 @@ func (v *vecKernels) matMulBF16BF16(y []float32, ldy int, x []uint16, ldx int, w
 	if m == 0 || n == 0 {
 		return
 	}
-	driveMM(v.bf16dp, v.ksBF16DP, v.pfBF16DP, v.mvBF16DP, 32, y, ldy, p16(x), 2, ldx, p16(w), 2, ldw, m, n, kk)
+	driveMM(v.bf16dp, v.mvBF16DP, 32, y, ldy, p16(x), 2, ldx, p16(w), 2, ldw, m, n, kk)
 	if k0 := kk - kk%32; k0 < kk {
 		for t := 0; t < m; t++ {
 			xr := x[t*ldx+k0 : t*ldx+kk]

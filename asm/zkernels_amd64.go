@@ -6,6 +6,48 @@ package asm
 import "unsafe"
 
 //go:noescape
+func mmF32_avx512_6x4_strip(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, ng uintptr)
+
+//go:noescape
+func mmF32_avx512_6x4_ks_strip(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr, ng uintptr)
+
+//go:noescape
+func mmBF16_avx512_5x4_u2_strip(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, ng uintptr)
+
+//go:noescape
+func mmBF16_avx512_5x4_u2_ks_strip(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr, ng uintptr)
+
+//go:noescape
+func mmF16_avx512_6x4_strip(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, ng uintptr)
+
+//go:noescape
+func mmF16_avx512_6x4_ks_strip(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr, ng uintptr)
+
+//go:noescape
+func mmF32_avx2_3x4_strip(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, ng uintptr)
+
+//go:noescape
+func mmF32_avx2_3x4_ks_strip(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr, ng uintptr)
+
+//go:noescape
+func mmBF16_avx2_3x4_strip(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, ng uintptr)
+
+//go:noescape
+func mmBF16_avx2_3x4_ks_strip(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr, ng uintptr)
+
+//go:noescape
+func mmF16_avx2_3x4_strip(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, ng uintptr)
+
+//go:noescape
+func mmF16_avx2_3x4_ks_strip(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr, ng uintptr)
+
+//go:noescape
+func mmBF16DP_avx512_6x4_strip(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, ng uintptr)
+
+//go:noescape
+func mmBF16DP_avx512_6x4_ks_strip(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr, ng uintptr)
+
+//go:noescape
 func mmBF16DP_avx512_rows(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)
 
 //go:noescape

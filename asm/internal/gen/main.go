@@ -86,17 +86,28 @@ func vdpbf16ps(dst, src1, src2 int) string {
 const ksArgs = ", st unsafe.Pointer, phase uintptr"
 
 // header2D emits the TEXT line of a kernel with the tile signature (last
-// argument named count), followed by ksArgs when ks, and loads the tile
-// arguments: x SI, ldx AX, w DI, ldw BX, y R8, ldy R9, count R10.
+// argument named count), followed by ksArgs when ks and ng when strip, and
+// loads the tile arguments: x SI, ldx AX, w DI, ldw BX, y R8, ldy R9,
+// count R10. A strip loads them at its label group, once per tile (see
+// tile), after it returns when ng is 0.
 //
 // func name(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, count uintptr)
-func header2D(b *buf, name, count string, ks bool) {
+func header2D(b *buf, name, count string, ks, strip bool) {
 	extra, frame := "", 56
 	if ks {
 		extra, frame = ksArgs, 72
 	}
+	if strip {
+		extra += ", ng uintptr"
+		frame += 8
+	}
 	b.p("// func %s(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, %s uintptr%s)", name, count, extra)
 	b.p("TEXT ·%s(SB), NOSPLIT, $0-%d", name, frame)
+	if strip {
+		b.p("\tCMPQ ng+%d(FP), $0", frame-8)
+		b.p("\tJEQ done")
+		b.p("group:")
+	}
 	for i, a := range []struct{ arg, reg string }{{"x", "SI"}, {"ldx", "AX"}, {"w", "DI"}, {"ldw", "BX"}, {"y", "R8"}, {"ldy", "R9"}, {count, "R10"}} {
 		b.p("\tMOVQ %s+%d(FP), %s", a.arg, 8*i, a.reg)
 	}
@@ -150,7 +161,14 @@ const mvLinTiles = 2
 // split product give the bits of the whole one.
 //
 // func name(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, st unsafe.Pointer, phase uintptr)
-func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int, ks bool, head int) string {
+//
+// A strip (name suffix _strip, last argument ng) runs the tile ng times
+// along w: each next tile takes the next nr rows of w, the next nr
+// columns of y and (with ks) the next mr·nr accumulators of st, for the
+// same x. It saves a call a tile, and the next tile's start overlaps this
+// one's reduction. The tile, its arguments reloaded from the frame, and
+// then the frame's w, y (and st) advanced: the same code, so the same bits.
+func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int, ks bool, head int, strip bool) string {
 	name := fmt.Sprintf("mm%s_%s_%dx%d", dt.name, s.name, mr, nr)
 	if dp {
 		name = fmt.Sprintf("mmBF16DP_%s_%dx%d", s.name, mr, nr)
@@ -176,6 +194,12 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int, ks bool,
 		}
 		name += "_ks"
 	}
+	if strip {
+		if pf != 0 || head != 0 || nr > 4 {
+			panic("strip shape")
+		}
+		name += "_strip"
+	}
 	// AVX-512 bf16 tiles over two k blocks (one 64-byte line of a w row)
 	// widen with VPERMW: words 2j+1 of the result take w[16u+j] and the
 	// zero-masked words 2j make the low halves, so a block costs one
@@ -193,7 +217,7 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int, ks bool,
 	if nr > 4 && mr > 1 || nr > 24 {
 		panic("tile shape")
 	}
-	header2D(b, name, "nblk", ks)
+	header2D(b, name, "nblk", ks, strip)
 	b.p("\tLEAQ (AX)(AX*2), DX")
 	b.p("\tLEAQ (BX)(BX*2), CX")
 	b.p("\tLEAQ (R9)(R9*2), R11")
@@ -410,8 +434,12 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int, ks bool,
 		b.p("\tTESTQ $2, phase+64(FP)")
 		b.p("\tJNE final")
 		moveState(false)
-		b.p("\tVZEROUPPER")
-		b.p("\tRET")
+		if strip {
+			b.p("\tJMP next")
+		} else {
+			b.p("\tVZEROUPPER")
+			b.p("\tRET")
+		}
 		b.p("final:")
 	}
 	if s.name == "avx512" {
@@ -431,6 +459,23 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int, ks bool,
 				b.p("\tVMOVSS %s, %s", x(a), rowAddr("R8", "R9", "R11", t, 4*r))
 			}
 		}
+	}
+	if strip {
+		ng := 56
+		if ks {
+			ng = 72
+		}
+		b.p("next:")
+		b.p("\tMOVQ w+16(FP), DI")
+		b.p("\tLEAQ (DI)(BX*4), DI")
+		b.p("\tMOVQ DI, w+16(FP)")
+		b.p("\tADDQ $%d, y+32(FP)", 4*nr)
+		if ks {
+			b.p("\tADDQ $%d, st+56(FP)", 64*mr*nr)
+		}
+		b.p("\tDECQ ng+%d(FP)", ng)
+		b.p("\tJNE group")
+		b.p("done:")
 	}
 	b.p("\tVZEROUPPER")
 	b.p("\tRET")
@@ -504,7 +549,7 @@ func rows512(b *buf, dt string) string {
 func nnTile512(b *buf, mr int) string {
 	s := avx512
 	name := fmt.Sprintf("nnF32_avx512_%dx64", mr)
-	header2D(b, name, "kk", false)
+	header2D(b, name, "kk", false, false)
 	b.p("\tLEAQ (AX)(AX*2), DX")
 	b.p("\tLEAQ (R9)(R9*2), R11")
 	if mr > 4 {
@@ -677,10 +722,35 @@ func main() {
 		for _, dt := range dtypes {
 			for mr := 1; mr <= mrFor(is, dt); mr++ {
 				for nr := 1; nr <= is.nrMax; nr++ {
-					add(fmt.Sprintf("tiles%s_%s", dt.name, is.name), mr, nr, tile(&s, is, dt, mr, nr, false, 0, unrollFor(is, dt), false, 0))
-					addKS(fmt.Sprintf("tilesKS%s_%s", dt.name, is.name), mr, nr, tile(&s, is, dt, mr, nr, false, 0, unrollFor(is, dt), true, 0))
+					add(fmt.Sprintf("tiles%s_%s", dt.name, is.name), mr, nr, tile(&s, is, dt, mr, nr, false, 0, unrollFor(is, dt), false, 0, false))
+					addKS(fmt.Sprintf("tilesKS%s_%s", dt.name, is.name), mr, nr, tile(&s, is, dt, mr, nr, false, 0, unrollFor(is, dt), true, 0, false))
 				}
 			}
+		}
+	}
+	// Strips of the tallest full tiles, plain and k-split, for the
+	// x-stationary order (see tile), the same bits: VDPBF16PS over
+	// prefill-shaped blocks (5 × 120 x rows, 26 blocks of 192 w rows, k =
+	// 896, one thread, alternating) 0.80 → 0.84–0.86 of the peak;
+	// Qwen2.5-0.5B prefill-512, in-process alternating pairs on a loud host,
+	// 2 threads: bf16 compute 457 → 461 tok/s (7 of 12), float32 weights
+	// 241 → 247 (11 of 12), bf16 weights 249 → 253 (10 of 12); 1 thread bf16
+	// compute 228 → 234 (10 of 12).
+	var strips []string
+	for _, is := range []isa{avx512, avx2} {
+		for _, dt := range dtypes {
+			mr := mrFor(is, dt)
+			strips = append(strips, tile(&s, is, dt, mr, is.nrMax, false, 0, unrollFor(is, dt), false, 0, true),
+				tile(&s, is, dt, mr, is.nrMax, false, 0, unrollFor(is, dt), true, 0, true))
+		}
+	}
+	strips = append(strips, tile(&s, avx512, dtypes[1], 6, 4, true, 0, 1, false, 0, true),
+		tile(&s, avx512, dtypes[1], 6, 4, true, 0, 1, true, 0, true))
+	for i, n := range strips {
+		if i%2 == 0 {
+			g.p("//go:noescape\nfunc %s(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, ng uintptr)\n", n)
+		} else {
+			g.p("//go:noescape\nfunc %s(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr%s, ng uintptr)\n", n, ksArgs)
 		}
 	}
 	// VDPBF16PS tiles need no widening registers, so they go to 6 x rows
@@ -688,8 +758,8 @@ func main() {
 	// (down projection, k split: 0.70–0.73 → 0.78–0.79 of the BF16 peak).
 	for mr := 1; mr <= 6; mr++ {
 		for nr := 1; nr <= 4; nr++ {
-			add("tilesBF16DP_avx512", mr, nr, tile(&s, avx512, dtypes[1], mr, nr, true, 0, 1, false, 0))
-			addKS("tilesKSBF16DP_avx512", mr, nr, tile(&s, avx512, dtypes[1], mr, nr, true, 0, 1, true, 0))
+			add("tilesBF16DP_avx512", mr, nr, tile(&s, avx512, dtypes[1], mr, nr, true, 0, 1, false, 0, false))
+			addKS("tilesKSBF16DP_avx512", mr, nr, tile(&s, avx512, dtypes[1], mr, nr, true, 0, 1, true, 0, false))
 		}
 	}
 	// Its matrix-vector products, and float32 ones, run a row at a time
@@ -697,7 +767,7 @@ func main() {
 	// float16 weights with float32 activations over contiguous rows (see
 	// pfLin):
 	for _, dt := range dtypes[1:] {
-		mv = append(mv, tile(&s, avx512, dt, 1, 16, false, pfLin, unrollFor(avx512, dt), false, 0))
+		mv = append(mv, tile(&s, avx512, dt, 1, 16, false, pfLin, unrollFor(avx512, dt), false, 0, false))
 	}
 	// Small-m tiles (batched decode, bound by memory): 4 w rows, prefetching
 	// the next w block into L2 (PREFETCHT1: as for pfLin, T0 took the L1
@@ -707,11 +777,11 @@ func main() {
 	// 12–20 / 12–18 → 19–25).
 	for _, dt := range dtypes {
 		for mr := 1; mr <= 4; mr++ {
-			add(fmt.Sprintf("tilesPF%s_avx512", dt.name), mr, 1, tile(&s, avx512, dt, mr, 4, false, pfNext, unrollFor(avx512, dt), false, 0))
+			add(fmt.Sprintf("tilesPF%s_avx512", dt.name), mr, 1, tile(&s, avx512, dt, mr, 4, false, pfNext, unrollFor(avx512, dt), false, 0, false))
 		}
 	}
 	for mr := 1; mr <= 4; mr++ {
-		add("tilesPFBF16DP_avx512", mr, 1, tile(&s, avx512, dtypes[1], mr, 4, true, pfNext, 1, false, 0))
+		add("tilesPFBF16DP_avx512", mr, 1, tile(&s, avx512, dtypes[1], mr, 4, true, pfNext, 1, false, 0, false))
 	}
 	// And over rows that are not contiguous, 16 rows at once: many rows keep
 	// enough DRAM streams in flight (AVX2 runs its 1×1 tiles a row at a time
@@ -725,7 +795,7 @@ func main() {
 			// Qwen2.5-0.5B (384–768 alike).
 			pf = 512
 		}
-		mv = append(mv, tile(&s, avx512, dt, 1, 16, false, pf, unrollFor(avx512, dt), false, mvHead))
+		mv = append(mv, tile(&s, avx512, dt, 1, 16, false, pf, unrollFor(avx512, dt), false, mvHead, false))
 	}
 	// The VDPBF16PS and float32 matrix-vector kernels, a row at a time.
 	for _, dt := range []string{"BF16DP", "F32"} {
