@@ -100,23 +100,23 @@ type rowsFn func(x, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk, rows 
 // FMA chain of one row made a row at a time no faster in decode); float32
 // weights went 11.4 → 12.5 tok/s (1 thread, 17.2 → 17.6 at 2) with rows.
 //
-// pairs, when set, replaces rows for rows of at least pairBlocks blocks:
-// two rows at once (see rowPairs512 in the generator), for rows too long
+// long, when set, replaces rows for rows of at least longRowBlocks blocks:
+// several rows at once (see rows4x512 in the generator), for rows too long
 // for out-of-order execution to overlap one row's accumulator chain with
 // the next row's.
 type mvSet struct {
-	rows  rowsFn
-	pairs rowsFn
-	tile  tileFn
-	n     int
-	lin   tileFn
+	rows rowsFn
+	long rowsFn
+	tile tileFn
+	n    int
+	lin  tileFn
 }
 
-// pairBlocks is the row length, in 64-byte blocks, from which mvSet.pairs
-// runs: 8 KB, between Qwen's k = 896 rows (3.5 KB float32, where two
-// streams read slower than one) and its down projection's k = 4864 (19 KB
-// float32).
-const pairBlocks = 128
+// longRowBlocks is the row length, in 64-byte blocks, from which
+// mvSet.long runs: 8 KB, between Qwen's k = 896 rows (3.5 KB float32, where
+// two streams read slower than one) and its down projection's k = 4864 (19
+// KB float32).
+const longRowBlocks = 128
 
 func (v *vecKernels) impl(name string) *impl {
 	i := &impl{
@@ -351,8 +351,8 @@ func driveMM(mm mmSet, mv mvSet, kb int, y []float32, ldy int, xp unsafe.Pointer
 	yp := p32(y)
 	bx, bw, by := uintptr(ldx*xs), uintptr(ldw*ws), uintptr(ldy*4)
 	if m == 1 && mv.rows != nil {
-		if mv.pairs != nil && nblk >= pairBlocks {
-			mv.pairs(xp, wp, bw, yp, nblk, uintptr(n))
+		if mv.long != nil && nblk >= longRowBlocks {
+			mv.long(xp, wp, bw, yp, nblk, uintptr(n))
 		} else {
 			mv.rows(xp, wp, bw, yp, nblk, uintptr(n))
 		}

@@ -54,7 +54,7 @@ func mmBF16DP_avx512_rows(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y uns
 func mmF32_avx512_rows(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)
 
 //go:noescape
-func mmF32_avx512_rowpairs(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)
+func mmF32_avx512_rows4(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)
 
 //go:noescape
 func nnF32_avx512_1x64(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, kk uintptr)

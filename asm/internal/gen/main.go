@@ -540,23 +540,25 @@ func rows512(b *buf, dt string) string {
 	return name
 }
 
-// rowPairs512 emits rows512's kernel for long rows: two rows at once, row
-// i of the first half of the rows and row i of the second (the odd last
-// row alone), each still one accumulator over its blocks in order and
-// reduce512's tree, so the same bits. One row's accumulator chain (a block
-// per FMA latency) is what bounds a thread on rows longer than
-// out-of-order execution can overlap with the next (Qwen2.5-0.5B's down
-// projection, k = 4864, read at half the rate of its other matrices): 1 GB
-// of float32 rows, k = 4864, alternating, 1 / 2 threads: +16% / +27% (a
-// sum of squares read +50% / +42% faster than one chain); Qwen2.5-0.5B
-// float32 decode, 40 alternating in-process pairs: 11.3 → 12.1 tok/s (1
-// thread, 33 of 40), 20.1 → 21.3 (2, 33 of 40). On k = 896 rows it lost
-// 17% (two streams read worse than one), and VDPBF16PS pairs lost 1–2% in
-// decode (bf16 k = 4864 rows, 9.5 KB): float32 only.
+// rows4x512 emits rows512's float32 kernel for long rows: four rows at
+// once, row i of each quarter of the rows (the last rows%4 one at a time),
+// each still one accumulator over its blocks in order and reduce512's
+// tree, so the same bits. One row's FMA chain (a block per FMA latency) is
+// what bounds a thread on rows longer than out-of-order execution can
+// overlap with the next (Qwen2.5-0.5B's down projection, k = 4864, read at
+// half the rate of its other matrices). 1 GB of k = 4864 rows, 2 threads,
+// alternating, against one row at a time: two rows at once 1.16–1.29×, four
+// 1.19–1.38× (a sum of squares 1.19–1.39×). Qwen2.5-0.5B float32 decode,
+// 40 alternating in-process pairs against one row at a time: two rows 11.3
+// → 12.1 tok/s (1 thread) and 20.1 → 21.3 (2), four 12.2 → 13.7 (38 of 40)
+// and 18.7 → 20.0 (33 of 40). On k = 896 rows two at once lost
+// 17% (out-of-order execution already overlaps such rows; two streams read
+// worse than one), and for VDPBF16PS (bf16 k = 4864, 9.5 KB rows) they lost
+// 1–2% in decode: float32 only.
 //
-// func mm<dt>_avx512_rowpairs(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)
-func rowPairs512(b *buf, dt string) string {
-	name := fmt.Sprintf("mm%s_avx512_rowpairs", dt)
+// func mmF32_avx512_rows4(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)
+func rows4x512(b *buf) string {
+	name := "mmF32_avx512_rows4"
 	b.p("// func %s(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)", name)
 	b.p("TEXT ·%s(SB), NOSPLIT, $0-48", name)
 	for i, a := range []struct{ arg, reg string }{{"x", "AX"}, {"w", "DX"}, {"ldw", "BX"}, {"y", "R8"}, {"nblk", "R13"}, {"rows", "R12"}} {
@@ -565,65 +567,60 @@ func rowPairs512(b *buf, dt string) string {
 	b.p("\tTESTQ R12, R12")
 	b.p("\tJEQ done")
 	reduceSetup512(b, 1, 1)
-	fma := func(acc, wreg int) {
-		switch dt {
-		case "BF16DP":
-			b.p("\t%s", vdpbf16ps(acc, 16, wreg))
-		case "F32":
-			b.p("\tVFMADD231PS Z%d, Z16, Z%d", wreg, acc)
-		default:
-			panic("rows type")
-		}
-	}
-	load := func(addr string, reg int) {
-		if dt == "BF16DP" {
-			b.p("\tVMOVDQU32 %s, Z%d", addr, reg)
-		} else {
-			b.p("\tVMOVUPS %s, Z%d", addr, reg)
-		}
-	}
 	reduce := func(acc int) { reduceTree512(b, avx512, 1, 1, func(t, r int) int { return acc }) }
-	// R14 pairs left; R9 the second half's offset in w (h·ldw), R11 in y
-	// (4h). The odd row, if any, is row 2h: w + 2h·ldw, y + 8h.
+	// R14 groups left (q = rows/4); R9 a quarter's offset in w (q·ldw),
+	// R11 three quarters', CX a quarter's in y (4q; reduceSetup512 is
+	// done with CX). The last rows%4 rows start at row 4q.
 	b.p("\tMOVQ R12, R14")
-	b.p("\tSHRQ $1, R14")
-	b.p("\tJEQ single")
+	b.p("\tSHRQ $2, R14")
+	b.p("\tJEQ rest")
 	b.p("\tMOVQ R14, R9")
 	b.p("\tIMULQ BX, R9")
-	b.p("\tLEAQ (R14)(R14*1), R11")
-	b.p("\tADDQ R11, R11")
-	b.p("pair:")
+	b.p("\tLEAQ (R9)(R9*2), R11")
+	b.p("\tLEAQ (R14*4), CX")
+	b.p("group:")
 	b.p("\tMOVQ AX, SI")
 	b.p("\tMOVQ DX, DI")
 	b.p("\tMOVQ R13, R10")
-	b.p("\tVPXORD Z0, Z0, Z0")
-	b.p("\tVPXORD Z1, Z1, Z1")
+	for a := 0; a < 4; a++ {
+		b.p("\tVPXORD Z%d, Z%d, Z%d", a, a, a)
+	}
 	b.p("\tTESTQ R10, R10")
-	b.p("\tJEQ preduce")
-	b.p("ploop:")
-	load("(SI)", 16)
-	load("(DI)", 20)
-	load("(DI)(R9*1)", 21)
-	fma(0, 20)
-	fma(1, 21)
+	b.p("\tJEQ greduce")
+	b.p("gloop:")
+	b.p("\tVMOVUPS (SI), Z16")
+	for a, addr := range []string{"(DI)", "(DI)(R9*1)", "(DI)(R9*2)", "(DI)(R11*1)"} {
+		b.p("\tVMOVUPS %s, Z%d", addr, 20+a)
+	}
+	for a := 0; a < 4; a++ {
+		b.p("\tVFMADD231PS Z%d, Z16, Z%d", 20+a, a)
+	}
 	b.p("\tADDQ $64, SI")
 	b.p("\tADDQ $64, DI")
 	b.p("\tDECQ R10")
-	b.p("\tJNE ploop")
-	b.p("preduce:")
-	reduce(0)
-	b.p("\tADDQ R11, R8")
-	reduce(1)
-	b.p("\tSUBQ R11, R8")
+	b.p("\tJNE gloop")
+	b.p("greduce:")
+	for a := 0; a < 4; a++ {
+		if a > 0 {
+			b.p("\tADDQ CX, R8")
+		}
+		reduce(a)
+	}
+	b.p("\tSUBQ CX, R8")
+	b.p("\tSUBQ CX, R8")
+	b.p("\tSUBQ CX, R8")
 	b.p("\tADDQ BX, DX")
 	b.p("\tADDQ $4, R8")
 	b.p("\tDECQ R14")
-	b.p("\tJNE pair")
-	b.p("\tTESTQ $1, R12")
+	b.p("\tJNE group")
+	b.p("\tADDQ R11, DX")
+	b.p("\tADDQ CX, R8")
+	b.p("\tADDQ CX, R8")
+	b.p("\tADDQ CX, R8")
+	b.p("rest:")
+	b.p("\tANDQ $3, R12")
 	b.p("\tJEQ done")
-	b.p("\tADDQ R9, DX")
-	b.p("\tADDQ R11, R8")
-	b.p("single:")
+	b.p("row:")
 	b.p("\tMOVQ AX, SI")
 	b.p("\tMOVQ DX, DI")
 	b.p("\tMOVQ R13, R10")
@@ -631,15 +628,19 @@ func rowPairs512(b *buf, dt string) string {
 	b.p("\tTESTQ R10, R10")
 	b.p("\tJEQ reduce")
 	b.p("loop:")
-	load("(SI)", 16)
-	load("(DI)", 20)
-	fma(0, 20)
+	b.p("\tVMOVUPS (SI), Z16")
+	b.p("\tVMOVUPS (DI), Z20")
+	b.p("\tVFMADD231PS Z20, Z16, Z0")
 	b.p("\tADDQ $64, SI")
 	b.p("\tADDQ $64, DI")
 	b.p("\tDECQ R10")
 	b.p("\tJNE loop")
 	b.p("reduce:")
 	reduce(0)
+	b.p("\tADDQ BX, DX")
+	b.p("\tADDQ $4, R8")
+	b.p("\tDECQ R12")
+	b.p("\tJNE row")
 	b.p("done:")
 	b.p("\tVZEROUPPER")
 	b.p("\tRET")
@@ -908,7 +909,7 @@ func main() {
 	for _, dt := range []string{"BF16DP", "F32"} {
 		g.p("//go:noescape\nfunc %s(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)\n", rows512(&s, dt))
 	}
-	g.p("//go:noescape\nfunc %s(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)\n", rowPairs512(&s, "F32"))
+	g.p("//go:noescape\nfunc %s(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)\n", rows4x512(&s))
 	// NN (outer-product) tiles, 1..6 rows of x by 64 columns.
 	var nn []string
 	for mr := 1; mr <= 6; mr++ {
