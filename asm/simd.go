@@ -95,10 +95,11 @@ type rowsFn func(x, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk, rows 
 // 16-row tile that prefetches in memory order), where one stream's sum of
 // squares read 25.4 / 28.8, and 64.3 GB/s instead of 49.6 from L2 with the
 // loop in assembly. Qwen2.5-0.5B decode, bf16 compute, A/B: 20.4 → 24.0 →
-// 24.7 tok/s (1 thread), 31.2 → 35.2 → 36.8 (2). AVX-512 bfloat16 and
-// float16 weights with float32 activations keep 16 rows (the widening and
-// FMA chain of one row made a row at a time no faster in decode); float32
-// weights went 11.4 → 12.5 tok/s (1 thread, 17.2 → 17.6 at 2) with rows.
+// 24.7 tok/s (1 thread), 31.2 → 35.2 → 36.8 (2). Float32 weights went
+// 11.4 → 12.5 tok/s (1 thread, 17.2 → 17.6 at 2) with rows, AVX-512
+// bfloat16 weights with float32 activations 19.9 → 21.7 and 31.1 → 33.4
+// (from 16 rows at once; called a row at a time from Go they had been no
+// faster). AVX-512 float16 weights keep 16 rows.
 //
 // long, when set, replaces rows for rows of at least longRowBlocks blocks:
 // several rows at once (see rows4x512 in the generator), for rows too long

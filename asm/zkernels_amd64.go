@@ -54,6 +54,9 @@ func mmBF16DP_avx512_rows(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y uns
 func mmF32_avx512_rows(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)
 
 //go:noescape
+func mmBF16_avx512_rows(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)
+
+//go:noescape
 func mmF32_avx512_rows4(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)
 
 //go:noescape
@@ -77,13 +80,7 @@ func nnF32_avx512_6x64(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uint
 var nnF32_avx512 = []tileFn{nnF32_avx512_1x64, nnF32_avx512_2x64, nnF32_avx512_3x64, nnF32_avx512_4x64, nnF32_avx512_5x64, nnF32_avx512_6x64}
 
 //go:noescape
-func mmBF16_avx512_1x16_u2_lin(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
-
-//go:noescape
 func mmF16_avx512_1x16_lin(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
-
-//go:noescape
-func mmBF16_avx512_1x16_pf512_u2_hd256(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 
 //go:noescape
 func mmF16_avx512_1x16_hd256(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)

@@ -141,8 +141,8 @@ const pfNext = -1
 // loud host, 2 threads: bf16 compute 21.9 → 30.1 tok/s, float32 compute
 // 18.1 → 29.6; 1 thread 13.2 → 21.6 and 11.6 → 19.7; float32 weights 12.7
 // → 17.9 (2 threads). Tiles over rows that are not contiguous keep
-// per-row prefetching. (VDPBF16PS and AVX2 later went a row at a time with
-// their 1×1 tiles, faster still; see mvSet in simd.go.)
+// per-row prefetching. (VDPBF16PS, float32, bfloat16 and AVX2 later went a
+// row at a time, faster still; see mvSet in simd.go.)
 const pfLin = -2
 
 // mvLinTiles is how many 16-row tiles ahead pfLin prefetches.
@@ -487,7 +487,12 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int, ks bool,
 // another, each exactly as the 1×1 tile of its type computes it (one
 // accumulator over nblk 64-byte blocks in order, then reduce512's tree), so
 // its results are that tile's bits: dt "BF16DP" (VDPBF16PS over bfloat16
-// x and w) or "F32". Reading w in memory order makes one sequential
+// x and w), "F32", or "BF16" (float32 x, bfloat16 w widened as the tile
+// does: a lone first block when nblk is odd, then VPERMW over whole
+// lines). For BF16 it replaced 16-row tiles that prefetched two tiles
+// ahead in memory order: Qwen2.5-0.5B decode, float32 activations, 40
+// alternating in-process pairs, 31.1 → 33.4 tok/s (2 threads, 38 of 40),
+// 19.9 → 21.7 (1 thread, 35 of 40). Reading w in memory order makes one sequential
 // stream; looping in assembly instead of calling the tile per row lets
 // out-of-order execution run the next row's accumulator chain under this
 // one's (each is latency-bound alone) and saves a call a row.
@@ -503,6 +508,51 @@ func rows512(b *buf, dt string) string {
 	b.p("\tTESTQ R12, R12")
 	b.p("\tJEQ done")
 	reduceSetup512(b, 1, 1)
+	if dt == "BF16" {
+		// The 1×1 tile's widening (see tile): a lone first block when
+		// nblk is odd, then VPERMW over whole lines, its indices in
+		// Z28/Z29 (reduce512 takes Z31).
+		b.p("\tVMOVDQU16 permwidx<>+0(SB), Z28")
+		b.p("\tVMOVDQU16 permwidx<>+64(SB), Z29")
+		b.p("\tKMOVD permwidx<>+128(SB), K3")
+		b.p("row:")
+		b.p("\tMOVQ AX, SI")
+		b.p("\tMOVQ DX, DI")
+		b.p("\tMOVQ R13, R10")
+		b.p("\tVPXORD Z0, Z0, Z0")
+		b.p("\tTESTQ $1, R10")
+		b.p("\tJEQ even")
+		b.p("\tVMOVUPS (SI), Z16")
+		b.p("\tVPMOVZXWD (DI), Z20")
+		b.p("\tVPSLLD $16, Z20, Z20")
+		b.p("\tVFMADD231PS Z20, Z16, Z0")
+		b.p("\tADDQ $64, SI")
+		b.p("\tADDQ $32, DI")
+		b.p("even:")
+		b.p("\tSHRQ $1, R10")
+		b.p("\tJEQ reduce")
+		b.p("loop:")
+		for u := 0; u < 2; u++ {
+			b.p("\tVMOVUPS %d(SI), Z16", 64*u)
+			b.p("\tVPERMW.Z (DI), Z%d, K3, Z20", 28+u)
+			b.p("\tVFMADD231PS Z20, Z16, Z0")
+		}
+		b.p("\tADDQ $128, SI")
+		b.p("\tADDQ $64, DI")
+		b.p("\tDECQ R10")
+		b.p("\tJNE loop")
+		b.p("reduce:")
+		reduceTree512(b, avx512, 1, 1, func(t, r int) int { return 0 })
+		b.p("\tADDQ BX, DX")
+		b.p("\tADDQ $4, R8")
+		b.p("\tDECQ R12")
+		b.p("\tJNE row")
+		b.p("done:")
+		b.p("\tVZEROUPPER")
+		b.p("\tRET")
+		b.p("")
+		return name
+	}
 	b.p("row:")
 	b.p("\tMOVQ AX, SI")
 	b.p("\tMOVQ DX, DI")
@@ -870,13 +920,10 @@ func main() {
 			addKS("tilesKSBF16DP_avx512", mr, nr, tile(&s, avx512, dtypes[1], mr, nr, true, 0, 1, true, 0, false))
 		}
 	}
-	// Its matrix-vector products, and float32 ones, run a row at a time
-	// (rows512, see mvSet in simd.go). Those of bfloat16 and
-	// float16 weights with float32 activations over contiguous rows (see
-	// pfLin):
-	for _, dt := range dtypes[1:] {
-		mv = append(mv, tile(&s, avx512, dt, 1, 16, false, pfLin, unrollFor(avx512, dt), false, 0, false))
-	}
+	// Its matrix-vector products, and float32 and bfloat16 ones, run a row
+	// at a time (rows512, see mvSet in simd.go). Those of float16 weights
+	// over contiguous rows (see pfLin):
+	mv = append(mv, tile(&s, avx512, dtypes[2], 1, 16, false, pfLin, unrollFor(avx512, dtypes[2]), false, 0, false))
 	// Small-m tiles (batched decode, bound by memory): 4 w rows, prefetching
 	// the next w block into L2 (PREFETCHT1: as for pfLin, T0 took the L1
 	// miss buffers the loads need; m = 2–8, k = 896, 512 MB of bf16 rows, 1 /
@@ -894,19 +941,10 @@ func main() {
 	// And over rows that are not contiguous, 16 rows at once: many rows keep
 	// enough DRAM streams in flight (AVX2 runs its 1×1 tiles a row at a time
 	// instead, see mvSet).
-	for _, dt := range dtypes[1:] {
-		pf := 0
-		if dt.name == "BF16" {
-			// One prefetch per row and line, 8 lines ahead: the VPERMW
-			// loop still has too few bytes in flight per instruction for
-			// DRAM latency; measured +5–10% over the decode matrices of
-			// Qwen2.5-0.5B (384–768 alike).
-			pf = 512
-		}
-		mv = append(mv, tile(&s, avx512, dt, 1, 16, false, pf, unrollFor(avx512, dt), false, mvHead, false))
-	}
-	// The VDPBF16PS and float32 matrix-vector kernels, a row at a time.
-	for _, dt := range []string{"BF16DP", "F32"} {
+	mv = append(mv, tile(&s, avx512, dtypes[2], 1, 16, false, 0, unrollFor(avx512, dtypes[2]), false, mvHead, false))
+	// The VDPBF16PS, float32 and bfloat16 matrix-vector kernels, a row at
+	// a time.
+	for _, dt := range []string{"BF16DP", "F32", "BF16"} {
 		g.p("//go:noescape\nfunc %s(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)\n", rows512(&s, dt))
 	}
 	g.p("//go:noescape\nfunc %s(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)\n", rows4x512(&s))
