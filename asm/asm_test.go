@@ -186,7 +186,7 @@ func TestMatMul(t *testing.T) {
 			// m = 1 over contiguous rows (k a multiple of 3: ldw = kk) takes
 			// the matrix-vector kernels for them (mvSet: row loops, or tiles
 			// that prefetch in memory order; float32 rows of 8 KB and more four at a time).
-			for _, s := range [][2]int{{48, 96}, {50, 768}, {40, 1023}, {33, 2046}, {35, 3072}, {36, 4866}, {37, 4866}, {38, 4866}, {39, 4866}, {3, 4866}} {
+			for _, s := range [][2]int{{48, 96}, {50, 768}, {40, 1023}, {33, 2046}, {35, 3072}, {36, 4866}, {37, 4866}, {38, 4866}, {39, 4866}, {3, 4866}, {37, 4880}} {
 				checkMMCase(t, c, r, 1, s[0], s[1])
 			}
 		}

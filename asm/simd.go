@@ -113,10 +113,10 @@ type mvSet struct {
 	lin  tileFn
 }
 
-// longRowBlocks is the row length, in 64-byte blocks, from which
-// mvSet.long runs: 8 KB, between Qwen's k = 896 rows (3.5 KB float32, where
-// two streams read slower than one) and its down projection's k = 4864 (19
-// KB float32).
+// longRowBlocks is the row length, in the kernels' k blocks (16 float32
+// or bfloat16 values), from which mvSet.long runs: k = 2048, between
+// Qwen's k = 896 rows (where two streams read slower than one) and its
+// down projection's k = 4864.
 const longRowBlocks = 128
 
 func (v *vecKernels) impl(name string) *impl {

@@ -60,6 +60,9 @@ func mmBF16_avx512_rows(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsaf
 func mmF32_avx512_rows4(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)
 
 //go:noescape
+func mmBF16_avx512_rows4(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)
+
+//go:noescape
 func nnF32_avx512_1x64(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, kk uintptr)
 
 //go:noescape

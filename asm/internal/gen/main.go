@@ -590,8 +590,8 @@ func rows512(b *buf, dt string) string {
 	return name
 }
 
-// rows4x512 emits rows512's float32 kernel for long rows: four rows at
-// once, row i of each quarter of the rows (the last rows%4 one at a time),
+// rows4x512 emits rows512's kernel (dt "F32" or "BF16") for long rows: four
+// rows at once, row i of each quarter of the rows (the last rows%4 one at a time),
 // each still one accumulator over its blocks in order and reduce512's
 // tree, so the same bits. One row's FMA chain (a block per FMA latency) is
 // what bounds a thread on rows longer than out-of-order execution can
@@ -601,14 +601,16 @@ func rows512(b *buf, dt string) string {
 // 1.19–1.38× (a sum of squares 1.19–1.39×). Qwen2.5-0.5B float32 decode,
 // 40 alternating in-process pairs against one row at a time: two rows 11.3
 // → 12.1 tok/s (1 thread) and 20.1 → 21.3 (2), four 12.2 → 13.7 (38 of 40)
-// and 18.7 → 20.0 (33 of 40). On k = 896 rows two at once lost
+// and 18.7 → 20.0 (33 of 40); bfloat16 weights with float32 activations
+// against rows512's: 21.6 → 23.8 (1 thread, 34 of 40), 28.4 → 29.3 (2, 29
+// of 40). On k = 896 rows two at once lost
 // 17% (out-of-order execution already overlaps such rows; two streams read
-// worse than one), and for VDPBF16PS (bf16 k = 4864, 9.5 KB rows) they lost
-// 1–2% in decode: float32 only.
+// worse than one), and for VDPBF16PS (bf16 k = 4864, 9.5 KB rows) two or
+// four at once lost 0–2% in decode: not for VDPBF16PS.
 //
 // func mmF32_avx512_rows4(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)
-func rows4x512(b *buf) string {
-	name := "mmF32_avx512_rows4"
+func rows4x512(b *buf, dt string) string {
+	name := fmt.Sprintf("mm%s_avx512_rows4", dt)
 	b.p("// func %s(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)", name)
 	b.p("TEXT ·%s(SB), NOSPLIT, $0-48", name)
 	for i, a := range []struct{ arg, reg string }{{"x", "AX"}, {"w", "DX"}, {"ldw", "BX"}, {"y", "R8"}, {"nblk", "R13"}, {"rows", "R12"}} {
@@ -617,7 +619,63 @@ func rows4x512(b *buf) string {
 	b.p("\tTESTQ R12, R12")
 	b.p("\tJEQ done")
 	reduceSetup512(b, 1, 1)
+	if dt == "BF16" {
+		b.p("\tVMOVDQU16 permwidx<>+0(SB), Z28")
+		b.p("\tVMOVDQU16 permwidx<>+64(SB), Z29")
+		b.p("\tKMOVD permwidx<>+128(SB), K3")
+	}
 	reduce := func(acc int) { reduceTree512(b, avx512, 1, 1, func(t, r int) int { return acc }) }
+	// kLoop emits the k loop of the rows at addrs (from DI), accumulator
+	// a for addrs[a], exactly as rows512 computes one row; it ends at
+	// label+"end".
+	kLoop := func(label string, addrs []string) {
+		end := label + "end"
+		switch dt {
+		case "F32":
+			b.p("\tTESTQ R10, R10")
+			b.p("\tJEQ %s", end)
+			b.p("%s:", label)
+			b.p("\tVMOVUPS (SI), Z16")
+			for a, addr := range addrs {
+				b.p("\tVMOVUPS %s, Z%d", addr, 20+a)
+			}
+			for a := range addrs {
+				b.p("\tVFMADD231PS Z%d, Z16, Z%d", 20+a, a)
+			}
+			b.p("\tADDQ $64, SI")
+			b.p("\tADDQ $64, DI")
+		case "BF16":
+			b.p("\tTESTQ $1, R10")
+			b.p("\tJEQ %seven", label)
+			b.p("\tVMOVUPS (SI), Z16")
+			for a, addr := range addrs {
+				b.p("\tVPMOVZXWD %s, Z%d", addr, 20+a)
+				b.p("\tVPSLLD $16, Z%d, Z%d", 20+a, 20+a)
+				b.p("\tVFMADD231PS Z%d, Z16, Z%d", 20+a, a)
+			}
+			b.p("\tADDQ $64, SI")
+			b.p("\tADDQ $32, DI")
+			b.p("%seven:", label)
+			b.p("\tSHRQ $1, R10")
+			b.p("\tJEQ %s", end)
+			b.p("%s:", label)
+			b.p("\tVMOVUPS (SI), Z16")
+			b.p("\tVMOVUPS 64(SI), Z17")
+			for a, addr := range addrs {
+				b.p("\tVPERMW.Z %s, Z28, K3, Z%d", addr, 20+a)
+				b.p("\tVFMADD231PS Z%d, Z16, Z%d", 20+a, a)
+				b.p("\tVPERMW.Z %s, Z29, K3, Z%d", addr, 24+a)
+				b.p("\tVFMADD231PS Z%d, Z17, Z%d", 24+a, a)
+			}
+			b.p("\tADDQ $128, SI")
+			b.p("\tADDQ $64, DI")
+		default:
+			panic("rows4 type")
+		}
+		b.p("\tDECQ R10")
+		b.p("\tJNE %s", label)
+		b.p("%s:", end)
+	}
 	// R14 groups left (q = rows/4); R9 a quarter's offset in w (q·ldw),
 	// R11 three quarters', CX a quarter's in y (4q; reduceSetup512 is
 	// done with CX). The last rows%4 rows start at row 4q.
@@ -635,21 +693,7 @@ func rows4x512(b *buf) string {
 	for a := 0; a < 4; a++ {
 		b.p("\tVPXORD Z%d, Z%d, Z%d", a, a, a)
 	}
-	b.p("\tTESTQ R10, R10")
-	b.p("\tJEQ greduce")
-	b.p("gloop:")
-	b.p("\tVMOVUPS (SI), Z16")
-	for a, addr := range []string{"(DI)", "(DI)(R9*1)", "(DI)(R9*2)", "(DI)(R11*1)"} {
-		b.p("\tVMOVUPS %s, Z%d", addr, 20+a)
-	}
-	for a := 0; a < 4; a++ {
-		b.p("\tVFMADD231PS Z%d, Z16, Z%d", 20+a, a)
-	}
-	b.p("\tADDQ $64, SI")
-	b.p("\tADDQ $64, DI")
-	b.p("\tDECQ R10")
-	b.p("\tJNE gloop")
-	b.p("greduce:")
+	kLoop("gloop", []string{"(DI)", "(DI)(R9*1)", "(DI)(R9*2)", "(DI)(R11*1)"})
 	for a := 0; a < 4; a++ {
 		if a > 0 {
 			b.p("\tADDQ CX, R8")
@@ -675,17 +719,7 @@ func rows4x512(b *buf) string {
 	b.p("\tMOVQ DX, DI")
 	b.p("\tMOVQ R13, R10")
 	b.p("\tVPXORD Z0, Z0, Z0")
-	b.p("\tTESTQ R10, R10")
-	b.p("\tJEQ reduce")
-	b.p("loop:")
-	b.p("\tVMOVUPS (SI), Z16")
-	b.p("\tVMOVUPS (DI), Z20")
-	b.p("\tVFMADD231PS Z20, Z16, Z0")
-	b.p("\tADDQ $64, SI")
-	b.p("\tADDQ $64, DI")
-	b.p("\tDECQ R10")
-	b.p("\tJNE loop")
-	b.p("reduce:")
+	kLoop("loop", []string{"(DI)"})
 	reduce(0)
 	b.p("\tADDQ BX, DX")
 	b.p("\tADDQ $4, R8")
@@ -947,7 +981,8 @@ func main() {
 	for _, dt := range []string{"BF16DP", "F32", "BF16"} {
 		g.p("//go:noescape\nfunc %s(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)\n", rows512(&s, dt))
 	}
-	g.p("//go:noescape\nfunc %s(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)\n", rows4x512(&s))
+	g.p("//go:noescape\nfunc %s(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)\n", rows4x512(&s, "F32"))
+	g.p("//go:noescape\nfunc %s(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)\n", rows4x512(&s, "BF16"))
 	// NN (outer-product) tiles, 1..6 rows of x by 64 columns.
 	var nn []string
 	for mr := 1; mr <= 6; mr++ {
