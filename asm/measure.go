@@ -12,11 +12,10 @@ import (
 // reads its share of a float32 buffer of `bytes` bytes once, in the faster
 // of two patterns: one stream (the current level's sum-of-squares kernel)
 // and a float32 matrix-vector product over the share as rows of 1024 (the
-// level's own decode pattern: a row at a time, or 16 rows at once with
-// prefetching where the level reads that way). On a virtual machine
-// sharing its memory system, many streams often got more than one did, so
-// a one-stream figure alone understated the limit the matrix kernels are
-// measured against. bytes <=
+// level's own decode pattern: a row at a time on AVX-512). On a virtual
+// machine sharing its memory system, the matrix pattern (then 16 rows at
+// once) often got more than one stream did, so a one-stream figure alone
+// understated the limit the matrix kernels are measured against. bytes <=
 // 0 means 256 MiB; it should be well above the last-level cache. The best
 // of several passes is returned, so the result is the bandwidth available
 // now: it drops while other processes load the memory system, which is why
