@@ -15,7 +15,7 @@ var avx512Kernels = &vecKernels{
 	f16:    mmSet{tiles: tilesF16_avx512, ks: tilesKSF16_avx512, pf: tilesPFF16_avx512, strip: mmF16_avx512_6x4_strip, ksStrip: mmF16_avx512_6x4_ks_strip},
 	mvF32:  mvSet{rows: mmF32_avx512_rows, long: mmF32_avx512_rows4},
 	mvBF16: mvSet{rows: mmBF16_avx512_rows, long: mmBF16_avx512_rows4},
-	mvF16:  mvSet{tile: mmF16_avx512_1x16_hd256, n: 16, lin: mmF16_avx512_1x16_lin},
+	mvF16:  mvSet{rows: mmF16_avx512_rows, long: mmF16_avx512_rows4},
 	nn:     nnF32_avx512,
 }
 

@@ -80,9 +80,8 @@ type vecKernels struct {
 type rowsFn func(x, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk, rows uintptr)
 
 // mvSet is a level's matrix-vector product (m = 1) for one weight type:
-// rows when set, else tile over n rows at a time (lin in its place over
-// contiguous rows, ldw = kk, when set); nothing set leaves m = 1 to the
-// level's general tiles.
+// rows when set, else tile over n rows at a time; nothing set leaves m = 1
+// to the level's general tiles.
 //
 // A row after another (rows, or a 1×1 tile with n = 1) is one sequential
 // stream that the hardware prefetchers serve at the full read bandwidth;
@@ -110,7 +109,6 @@ type mvSet struct {
 	long rowsFn
 	tile tileFn
 	n    int
-	lin  tileFn
 }
 
 // longRowBlocks is the row length, in the kernels' k blocks (16 float32
@@ -358,9 +356,6 @@ func driveMM(mm mmSet, mv mvSet, kb int, y []float32, ldy int, xp unsafe.Pointer
 			mv.rows(xp, wp, bw, yp, nblk, uintptr(n))
 		}
 		return
-	}
-	if m == 1 && mv.lin != nil && ldw == kk {
-		mv.tile = mv.lin
 	}
 	if m == 1 && mv.tile != nil {
 		r0 := 0

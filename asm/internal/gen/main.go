@@ -113,40 +113,9 @@ func header2D(b *buf, name, count string, ks, strip bool) {
 	}
 }
 
-// mvHead is the head of each row of the next tile that a 16-row AVX-512
-// matrix-vector tile prefetches at its start. Prefetching within a row
-// leaves the next tile's 16 rows cold, a DRAM latency per tile (about a
-// tenth of a 1.8 KB-row tile); with it the matrix-vector products of
-// Qwen2.5-0.5B's decode go from 0.80–0.85 to 0.95–1.0 of the single-stream
-// read bandwidth (bf16; f32 +5–15%; measured 128–384 alike, 1024 worse).
-const mvHead = 256
-
 // pfNext, as the prefetch distance of tile, prefetches the same k of the
 // next 4-row tile instead.
 const pfNext = -1
-
-// pfLin, as the prefetch distance of a 16-row matrix-vector tile over
-// contiguous rows, prefetches the tile mvLinTiles ahead in memory order,
-// into L2 (PREFETCHT1), instead of each row ahead into L1: each block (16
-// rows × 64 bytes) prefetches the next 1 KB of that tile, so the prefetches
-// form one sequential stream that stays the same time ahead, where per-row
-// prefetching made 16 short streams (rows of 1.8–4 KB are 28–64 lines) that
-// DRAM and the hardware prefetchers serve worse, and filled the L1 miss
-// buffers the demand loads need. Matrix-vector kernels alone, 512 MB of
-// rows, best of 5, 1 / 2 threads, VDPBF16PS: k = 896 11.1 → 16.5 (T0) →
-// 20.3 (T1) / 19.0 → 30.4 → 38.6 GB/s; k = 4864 18.2 → 23.6 / 34.7 → 38.6
-// (T1), one stream's sum of squares 20–23 / 28–42. PREFETCHT2 matched T1,
-// PREFETCHNTA and every other line lost, 1 or 4 tiles ahead were no
-// better. Qwen2.5-0.5B decode, bf16 weights, alternating A/B runs on a
-// loud host, 2 threads: bf16 compute 21.9 → 30.1 tok/s, float32 compute
-// 18.1 → 29.6; 1 thread 13.2 → 21.6 and 11.6 → 19.7; float32 weights 12.7
-// → 17.9 (2 threads). Tiles over rows that are not contiguous keep
-// per-row prefetching. (VDPBF16PS, float32, bfloat16 and AVX2 later went a
-// row at a time, faster still; see mvSet in simd.go.)
-const pfLin = -2
-
-// mvLinTiles is how many 16-row tiles ahead pfLin prefetches.
-const mvLinTiles = 2
 
 // tile emits one register-tiled dot-form micro-kernel: mr rows of x times
 // nr rows of w over nblk blocks of `lanes` (or 32 for bf16dp) k values.
@@ -168,13 +137,10 @@ const mvLinTiles = 2
 // same x. It saves a call a tile, and the next tile's start overlaps this
 // one's reduction. The tile, its arguments reloaded from the frame, and
 // then the frame's w, y (and st) advanced: the same code, so the same bits.
-func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int, ks bool, head int, strip bool) string {
+func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int, ks bool, strip bool) string {
 	name := fmt.Sprintf("mm%s_%s_%dx%d", dt.name, s.name, mr, nr)
 	if dp {
 		name = fmt.Sprintf("mmBF16DP_%s_%dx%d", s.name, mr, nr)
-	}
-	if pf > 0 {
-		name += fmt.Sprintf("_pf%d", pf)
 	}
 	if unroll > 1 {
 		name += "_u2"
@@ -182,20 +148,14 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int, ks bool,
 	if pf == pfNext {
 		name += "_pfnext"
 	}
-	if pf == pfLin {
-		name += "_lin"
-	}
-	if head > 0 {
-		name += fmt.Sprintf("_hd%d", head)
-	}
 	if ks {
-		if pf != 0 || nr > 4 {
+		if pf != 0 {
 			panic("k-split shape")
 		}
 		name += "_ks"
 	}
 	if strip {
-		if pf != 0 || head != 0 || nr > 4 {
+		if pf != 0 {
 			panic("strip shape")
 		}
 		name += "_strip"
@@ -206,56 +166,14 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int, ks bool,
 	// instruction instead of VPMOVZXWD+VPSLLD. It reads the whole line, so
 	// a lone first block (odd nblk) takes the two-instruction path.
 	pw := dt.name == "BF16" && !dp && s.name == "avx512" && unroll == 2
-	if pw && nr > 16 {
-		panic("tile shape")
-	}
-	// w rows 4g..4g+3 (nr > 4, mr == 1 only) are addressed from wBase[g].
-	wBase := []string{"DI", "R13", "R12", "AX", "DX", "R11"}
-	wAddr := func(r, off int) string {
-		return rowAddr(wBase[r/4], "BX", "CX", r%4, off)
-	}
-	if nr > 4 && mr > 1 || nr > 24 {
+	wAddr := func(r, off int) string { return rowAddr("DI", "BX", "CX", r, off) }
+	if nr > 4 {
 		panic("tile shape")
 	}
 	header2D(b, name, "nblk", ks, strip)
 	b.p("\tLEAQ (AX)(AX*2), DX")
 	b.p("\tLEAQ (BX)(BX*2), CX")
 	b.p("\tLEAQ (R9)(R9*2), R11")
-	for g := 1; g < (nr+3)/4; g++ {
-		b.p("\tLEAQ (%s)(BX*4), %s", wBase[g-1], wBase[g])
-	}
-	if head > 0 {
-		// Prefetch the first head bytes of each row of the next tile
-		// (the next nr rows): in-row prefetching starts a tile with all
-		// its rows cold, which costs a DRAM latency per tile. DX (3·ldx)
-		// is free: a 1-row tile reads x row 0 only.
-		if mr != 1 || nr != 16 {
-			panic("head shape")
-		}
-		b.p("\tLEAQ (AX)(BX*4), DX")
-		for g := 0; g < 4; g++ {
-			for off := 0; off < head; off += 64 {
-				for r := 0; r < 4; r++ {
-					b.p("\tPREFETCHT0 %s", rowAddr("DX", "BX", "CX", r, off))
-				}
-			}
-			if g < 3 {
-				b.p("\tLEAQ (DX)(BX*4), DX")
-			}
-		}
-	}
-	if pf == pfLin {
-		// DX walks the tile mvLinTiles ahead in memory order, from its
-		// first row (DI + 16·mvLinTiles·ldw; AX is DI + 12·ldw). DX
-		// (3·ldx) is free: a 1-row tile reads x row 0 only.
-		if mr != 1 || nr != 16 || head != 0 {
-			panic("lin shape")
-		}
-		b.p("\tLEAQ (AX)(BX*4), DX")
-		for range 4 * (mvLinTiles - 1) {
-			b.p("\tLEAQ (DX)(BX*4), DX")
-		}
-	}
 	if pf == pfNext {
 		// Prefetch the same k of the next tile's 4 w rows (the next w
 		// block the driver visits) into L2, from R12.
@@ -280,10 +198,6 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int, ks bool,
 	acc := func(t, r int) int { return t*nr + r }
 	xr := func(t int) int { return 16 + t }
 	wr := func(r int) int { return 20 + r%4 }
-	if nr > 16 {
-		xr = func(t int) int { return 28 }
-		wr = func(r int) int { return 29 + r%2 }
-	}
 	if n := mr * nr; n > 16 || mr > 4 {
 		// Tall tiles (mr up to 6): accumulators, then the x rows, then
 		// up to 4 rotating w registers below the VPERMW indices.
@@ -357,14 +271,6 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int, ks bool,
 		}
 		for r := 0; r < nr; r++ {
 			addr := wAddr(r, u*wstep)
-			if pf > 0 && (u == 0 || wstep*unroll > 64) {
-				b.p("\tPREFETCHT0 %s", wAddr(r, pf+u*wstep))
-			}
-			if pf == pfLin && (r*wstep)%64 == 0 {
-				// The block's nr·wstep bytes of the tile ahead, one
-				// line at a time between the rows' loads, into L2.
-				b.p("\tPREFETCHT1 %d(DX)", u*nr*wstep+r*wstep)
-			}
 			if pf == pfNext && (u*wstep)%64 == 0 {
 				b.p("\tPREFETCHT1 %s", rowAddr("R12", "BX", "CX", r%4, u*wstep))
 			}
@@ -399,14 +305,8 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int, ks bool,
 			b.p("\tADDQ $%d, R13", u*xstep)
 		}
 		b.p("\tADDQ $%d, DI", u*wstep)
-		for g := 1; g < (nr+3)/4; g++ {
-			b.p("\tADDQ $%d, %s", u*wstep, wBase[g])
-		}
 		if pf == pfNext {
 			b.p("\tADDQ $%d, R12", u*wstep)
-		}
-		if pf == pfLin {
-			b.p("\tADDQ $%d, DX", u*nr*wstep)
 		}
 	}
 	if unroll == 2 {
@@ -489,10 +389,12 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int, ks bool,
 // its results are that tile's bits: dt "BF16DP" (VDPBF16PS over bfloat16
 // x and w), "F32", or "BF16" (float32 x, bfloat16 w widened as the tile
 // does: a lone first block when nblk is odd, then VPERMW over whole
-// lines). For BF16 it replaced 16-row tiles that prefetched two tiles
-// ahead in memory order: Qwen2.5-0.5B decode, float32 activations, 40
-// alternating in-process pairs, 31.1 → 33.4 tok/s (2 threads, 38 of 40),
-// 19.9 → 21.7 (1 thread, 35 of 40). Reading w in memory order makes one sequential
+// lines), or "F16" (VCVTPH2PS). For BF16 and F16 it replaced 16-row
+// tiles that prefetched two tiles ahead in memory order: Qwen2.5-0.5B
+// decode, float32 activations, 40 alternating in-process pairs, bf16
+// 31.1 → 33.4 tok/s (2 threads, 38 of 40), 19.9 → 21.7 (1 thread, 35 of
+// 40); f16 with rows4x512 32.2 → 33.9 (2, 30 of 40), 20.7 → 24.5 (1, 40
+// of 40). Reading w in memory order makes one sequential
 // stream; looping in assembly instead of calling the tile per row lets
 // out-of-order execution run the next row's accumulator chain under this
 // one's (each is latency-bound alone) and saves a call a row.
@@ -570,11 +472,19 @@ func rows512(b *buf, dt string) string {
 		b.p("\tVMOVUPS (SI), Z16")
 		b.p("\tVMOVUPS (DI), Z20")
 		b.p("\tVFMADD231PS Z20, Z16, Z0")
+	case "F16":
+		b.p("\tVMOVUPS (SI), Z16")
+		b.p("\tVCVTPH2PS (DI), Z20")
+		b.p("\tVFMADD231PS Z20, Z16, Z0")
 	default:
 		panic("rows type")
 	}
 	b.p("\tADDQ $64, SI")
-	b.p("\tADDQ $64, DI")
+	if dt == "F16" {
+		b.p("\tADDQ $32, DI")
+	} else {
+		b.p("\tADDQ $64, DI")
+	}
 	b.p("\tDECQ R10")
 	b.p("\tJNE loop")
 	b.p("reduce:")
@@ -590,7 +500,7 @@ func rows512(b *buf, dt string) string {
 	return name
 }
 
-// rows4x512 emits rows512's kernel (dt "F32" or "BF16") for long rows: four
+// rows4x512 emits rows512's kernel (dt "F32", "BF16" or "F16") for long rows: four
 // rows at once, row i of each quarter of the rows (the last rows%4 one at a time),
 // each still one accumulator over its blocks in order and reduce512's
 // tree, so the same bits. One row's FMA chain (a block per FMA latency) is
@@ -644,6 +554,19 @@ func rows4x512(b *buf, dt string) string {
 			}
 			b.p("\tADDQ $64, SI")
 			b.p("\tADDQ $64, DI")
+		case "F16":
+			b.p("\tTESTQ R10, R10")
+			b.p("\tJEQ %s", end)
+			b.p("%s:", label)
+			b.p("\tVMOVUPS (SI), Z16")
+			for a, addr := range addrs {
+				b.p("\tVCVTPH2PS %s, Z%d", addr, 20+a)
+			}
+			for a := range addrs {
+				b.p("\tVFMADD231PS Z%d, Z16, Z%d", 20+a, a)
+			}
+			b.p("\tADDQ $64, SI")
+			b.p("\tADDQ $32, DI")
 		case "BF16":
 			b.p("\tTESTQ $1, R10")
 			b.p("\tJEQ %seven", label)
@@ -896,7 +819,6 @@ func main() {
 	g.p("%s//go:build !purego\n\npackage asm\n\nimport \"unsafe\"\n", strings.TrimSuffix(header, "\n"))
 	tables := map[string][][]string{}   // tileSet tables
 	ksTables := map[string][][]string{} // ksTileSet tables
-	var mv []string
 	put := func(tables map[string][][]string, tab string, mr, nr int, name string) {
 		t := tables[tab]
 		for len(t) < mr {
@@ -914,8 +836,8 @@ func main() {
 		for _, dt := range dtypes {
 			for mr := 1; mr <= mrFor(is, dt); mr++ {
 				for nr := 1; nr <= is.nrMax; nr++ {
-					add(fmt.Sprintf("tiles%s_%s", dt.name, is.name), mr, nr, tile(&s, is, dt, mr, nr, false, 0, unrollFor(is, dt), false, 0, false))
-					addKS(fmt.Sprintf("tilesKS%s_%s", dt.name, is.name), mr, nr, tile(&s, is, dt, mr, nr, false, 0, unrollFor(is, dt), true, 0, false))
+					add(fmt.Sprintf("tiles%s_%s", dt.name, is.name), mr, nr, tile(&s, is, dt, mr, nr, false, 0, unrollFor(is, dt), false, false))
+					addKS(fmt.Sprintf("tilesKS%s_%s", dt.name, is.name), mr, nr, tile(&s, is, dt, mr, nr, false, 0, unrollFor(is, dt), true, false))
 				}
 			}
 		}
@@ -932,12 +854,12 @@ func main() {
 	for _, is := range []isa{avx512, avx2} {
 		for _, dt := range dtypes {
 			mr := mrFor(is, dt)
-			strips = append(strips, tile(&s, is, dt, mr, is.nrMax, false, 0, unrollFor(is, dt), false, 0, true),
-				tile(&s, is, dt, mr, is.nrMax, false, 0, unrollFor(is, dt), true, 0, true))
+			strips = append(strips, tile(&s, is, dt, mr, is.nrMax, false, 0, unrollFor(is, dt), false, true),
+				tile(&s, is, dt, mr, is.nrMax, false, 0, unrollFor(is, dt), true, true))
 		}
 	}
-	strips = append(strips, tile(&s, avx512, dtypes[1], 6, 4, true, 0, 1, false, 0, true),
-		tile(&s, avx512, dtypes[1], 6, 4, true, 0, 1, true, 0, true))
+	strips = append(strips, tile(&s, avx512, dtypes[1], 6, 4, true, 0, 1, false, true),
+		tile(&s, avx512, dtypes[1], 6, 4, true, 0, 1, true, true))
 	for i, n := range strips {
 		if i%2 == 0 {
 			g.p("//go:noescape\nfunc %s(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, ng uintptr)\n", n)
@@ -950,39 +872,33 @@ func main() {
 	// (down projection, k split: 0.70–0.73 → 0.78–0.79 of the BF16 peak).
 	for mr := 1; mr <= 6; mr++ {
 		for nr := 1; nr <= 4; nr++ {
-			add("tilesBF16DP_avx512", mr, nr, tile(&s, avx512, dtypes[1], mr, nr, true, 0, 1, false, 0, false))
-			addKS("tilesKSBF16DP_avx512", mr, nr, tile(&s, avx512, dtypes[1], mr, nr, true, 0, 1, true, 0, false))
+			add("tilesBF16DP_avx512", mr, nr, tile(&s, avx512, dtypes[1], mr, nr, true, 0, 1, false, false))
+			addKS("tilesKSBF16DP_avx512", mr, nr, tile(&s, avx512, dtypes[1], mr, nr, true, 0, 1, true, false))
 		}
 	}
-	// Its matrix-vector products, and float32 and bfloat16 ones, run a row
-	// at a time (rows512, see mvSet in simd.go). Those of float16 weights
-	// over contiguous rows (see pfLin):
-	mv = append(mv, tile(&s, avx512, dtypes[2], 1, 16, false, pfLin, unrollFor(avx512, dtypes[2]), false, 0, false))
+	// Its matrix-vector products, and those of the other weight types, run
+	// a row at a time (rows512, rows4x512; see mvSet in simd.go).
 	// Small-m tiles (batched decode, bound by memory): 4 w rows, prefetching
-	// the next w block into L2 (PREFETCHT1: as for pfLin, T0 took the L1
+	// the next w block into L2 (PREFETCHT1: T0 took the L1
 	// miss buffers the loads need; m = 2–8, k = 896, 512 MB of bf16 rows, 1 /
 	// 2 threads: 6–10 → 10–18 / 11–18 → 19–28 GB/s, float32 7–12 → 10–17 /
 	// 14–21 → 18–26), and the same for VDPBF16PS, which had none (7–9 →
 	// 12–20 / 12–18 → 19–25).
 	for _, dt := range dtypes {
 		for mr := 1; mr <= 4; mr++ {
-			add(fmt.Sprintf("tilesPF%s_avx512", dt.name), mr, 1, tile(&s, avx512, dt, mr, 4, false, pfNext, unrollFor(avx512, dt), false, 0, false))
+			add(fmt.Sprintf("tilesPF%s_avx512", dt.name), mr, 1, tile(&s, avx512, dt, mr, 4, false, pfNext, unrollFor(avx512, dt), false, false))
 		}
 	}
 	for mr := 1; mr <= 4; mr++ {
-		add("tilesPFBF16DP_avx512", mr, 1, tile(&s, avx512, dtypes[1], mr, 4, true, pfNext, 1, false, 0, false))
+		add("tilesPFBF16DP_avx512", mr, 1, tile(&s, avx512, dtypes[1], mr, 4, true, pfNext, 1, false, false))
 	}
-	// And over rows that are not contiguous, 16 rows at once: many rows keep
-	// enough DRAM streams in flight (AVX2 runs its 1×1 tiles a row at a time
-	// instead, see mvSet).
-	mv = append(mv, tile(&s, avx512, dtypes[2], 1, 16, false, 0, unrollFor(avx512, dtypes[2]), false, mvHead, false))
-	// The VDPBF16PS, float32 and bfloat16 matrix-vector kernels, a row at
-	// a time.
-	for _, dt := range []string{"BF16DP", "F32", "BF16"} {
+	// The matrix-vector kernels, a row at a time.
+	for _, dt := range []string{"BF16DP", "F32", "BF16", "F16"} {
 		g.p("//go:noescape\nfunc %s(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)\n", rows512(&s, dt))
 	}
 	g.p("//go:noescape\nfunc %s(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)\n", rows4x512(&s, "F32"))
 	g.p("//go:noescape\nfunc %s(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)\n", rows4x512(&s, "BF16"))
+	g.p("//go:noescape\nfunc %s(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)\n", rows4x512(&s, "F16"))
 	// NN (outer-product) tiles, 1..6 rows of x by 64 columns.
 	var nn []string
 	for mr := 1; mr <= 6; mr++ {
@@ -1001,9 +917,6 @@ func main() {
 	}
 	s.p("DATA permwidx<>+128(SB)/4, $0xaaaaaaaa")
 	s.p("GLOBL permwidx<>(SB), RODATA|NOPTR, $132\n")
-	for _, n := range mv {
-		g.p("//go:noescape\nfunc %s(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)\n", n)
-	}
 	for _, set := range []struct {
 		tables    map[string][][]string
 		typ, args string
