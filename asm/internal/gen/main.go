@@ -400,105 +400,7 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int, ks bool,
 // one's (each is latency-bound alone) and saves a call a row.
 //
 // func mm<dt>_avx512_rows(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)
-func rows512(b *buf, dt string) string {
-	name := fmt.Sprintf("mm%s_avx512_rows", dt)
-	b.p("// func %s(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)", name)
-	b.p("TEXT ·%s(SB), NOSPLIT, $0-48", name)
-	for i, a := range []struct{ arg, reg string }{{"x", "AX"}, {"w", "DX"}, {"ldw", "BX"}, {"y", "R8"}, {"nblk", "R13"}, {"rows", "R12"}} {
-		b.p("\tMOVQ %s+%d(FP), %s", a.arg, 8*i, a.reg)
-	}
-	b.p("\tTESTQ R12, R12")
-	b.p("\tJEQ done")
-	reduceSetup512(b, 1, 1)
-	if dt == "BF16" {
-		// The 1×1 tile's widening (see tile): a lone first block when
-		// nblk is odd, then VPERMW over whole lines, its indices in
-		// Z28/Z29 (reduce512 takes Z31).
-		b.p("\tVMOVDQU16 permwidx<>+0(SB), Z28")
-		b.p("\tVMOVDQU16 permwidx<>+64(SB), Z29")
-		b.p("\tKMOVD permwidx<>+128(SB), K3")
-		b.p("row:")
-		b.p("\tMOVQ AX, SI")
-		b.p("\tMOVQ DX, DI")
-		b.p("\tMOVQ R13, R10")
-		b.p("\tVPXORD Z0, Z0, Z0")
-		b.p("\tTESTQ $1, R10")
-		b.p("\tJEQ even")
-		b.p("\tVMOVUPS (SI), Z16")
-		b.p("\tVPMOVZXWD (DI), Z20")
-		b.p("\tVPSLLD $16, Z20, Z20")
-		b.p("\tVFMADD231PS Z20, Z16, Z0")
-		b.p("\tADDQ $64, SI")
-		b.p("\tADDQ $32, DI")
-		b.p("even:")
-		b.p("\tSHRQ $1, R10")
-		b.p("\tJEQ reduce")
-		b.p("loop:")
-		for u := 0; u < 2; u++ {
-			b.p("\tVMOVUPS %d(SI), Z16", 64*u)
-			b.p("\tVPERMW.Z (DI), Z%d, K3, Z20", 28+u)
-			b.p("\tVFMADD231PS Z20, Z16, Z0")
-		}
-		b.p("\tADDQ $128, SI")
-		b.p("\tADDQ $64, DI")
-		b.p("\tDECQ R10")
-		b.p("\tJNE loop")
-		b.p("reduce:")
-		reduceTree512(b, avx512, 1, 1, func(t, r int) int { return 0 })
-		b.p("\tADDQ BX, DX")
-		b.p("\tADDQ $4, R8")
-		b.p("\tDECQ R12")
-		b.p("\tJNE row")
-		b.p("done:")
-		b.p("\tVZEROUPPER")
-		b.p("\tRET")
-		b.p("")
-		return name
-	}
-	b.p("row:")
-	b.p("\tMOVQ AX, SI")
-	b.p("\tMOVQ DX, DI")
-	b.p("\tMOVQ R13, R10")
-	b.p("\tVPXORD Z0, Z0, Z0")
-	b.p("\tTESTQ R10, R10")
-	b.p("\tJEQ reduce")
-	b.p("loop:")
-	switch dt {
-	case "BF16DP":
-		b.p("\tVMOVDQU32 (SI), Z16")
-		b.p("\tVMOVDQU32 (DI), Z20")
-		b.p("\t%s", vdpbf16ps(0, 16, 20))
-	case "F32":
-		b.p("\tVMOVUPS (SI), Z16")
-		b.p("\tVMOVUPS (DI), Z20")
-		b.p("\tVFMADD231PS Z20, Z16, Z0")
-	case "F16":
-		b.p("\tVMOVUPS (SI), Z16")
-		b.p("\tVCVTPH2PS (DI), Z20")
-		b.p("\tVFMADD231PS Z20, Z16, Z0")
-	default:
-		panic("rows type")
-	}
-	b.p("\tADDQ $64, SI")
-	if dt == "F16" {
-		b.p("\tADDQ $32, DI")
-	} else {
-		b.p("\tADDQ $64, DI")
-	}
-	b.p("\tDECQ R10")
-	b.p("\tJNE loop")
-	b.p("reduce:")
-	reduceTree512(b, avx512, 1, 1, func(t, r int) int { return 0 })
-	b.p("\tADDQ BX, DX")
-	b.p("\tADDQ $4, R8")
-	b.p("\tDECQ R12")
-	b.p("\tJNE row")
-	b.p("done:")
-	b.p("\tVZEROUPPER")
-	b.p("\tRET")
-	b.p("")
-	return name
-}
+func rows512(b *buf, dt string) string { return rowsKernel(b, dt, false) }
 
 // rows4x512 emits rows512's kernel (dt "F32", "BF16" or "F16") for long rows: four
 // rows at once, row i of each quarter of the rows (the last rows%4 one at a time),
@@ -518,9 +420,15 @@ func rows512(b *buf, dt string) string {
 // worse than one), and for VDPBF16PS (bf16 k = 4864, 9.5 KB rows) two or
 // four at once lost 0–2% in decode: not for VDPBF16PS.
 //
-// func mmF32_avx512_rows4(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)
-func rows4x512(b *buf, dt string) string {
-	name := fmt.Sprintf("mm%s_avx512_rows4", dt)
+// func mm<dt>_avx512_rows4(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)
+func rows4x512(b *buf, dt string) string { return rowsKernel(b, dt, true) }
+
+// rowsKernel emits rows512's kernel (four false) or rows4x512's.
+func rowsKernel(b *buf, dt string, four bool) string {
+	name := fmt.Sprintf("mm%s_avx512_rows", dt)
+	if four {
+		name += "4"
+	}
 	b.p("// func %s(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)", name)
 	b.p("TEXT ·%s(SB), NOSPLIT, $0-48", name)
 	for i, a := range []struct{ arg, reg string }{{"x", "AX"}, {"w", "DX"}, {"ldw", "BX"}, {"y", "R8"}, {"nblk", "R13"}, {"rows", "R12"}} {
@@ -530,14 +438,15 @@ func rows4x512(b *buf, dt string) string {
 	b.p("\tJEQ done")
 	reduceSetup512(b, 1, 1)
 	if dt == "BF16" {
+		// The VPERMW indices in Z28/Z29 (reduce512 takes Z31).
 		b.p("\tVMOVDQU16 permwidx<>+0(SB), Z28")
 		b.p("\tVMOVDQU16 permwidx<>+64(SB), Z29")
 		b.p("\tKMOVD permwidx<>+128(SB), K3")
 	}
 	reduce := func(acc int) { reduceTree512(b, avx512, 1, 1, func(t, r int) int { return acc }) }
 	// kLoop emits the k loop of the rows at addrs (from DI), accumulator
-	// a for addrs[a], exactly as rows512 computes one row; it ends at
-	// label+"end".
+	// a for addrs[a], each as the 1×1 tile of the type runs its row; it
+	// ends at label+"end".
 	kLoop := func(label string, addrs []string) {
 		end := label + "end"
 		switch dt {
@@ -567,6 +476,19 @@ func rows4x512(b *buf, dt string) string {
 			}
 			b.p("\tADDQ $64, SI")
 			b.p("\tADDQ $32, DI")
+		case "BF16DP":
+			b.p("\tTESTQ R10, R10")
+			b.p("\tJEQ %s", end)
+			b.p("%s:", label)
+			b.p("\tVMOVDQU32 (SI), Z16")
+			for a, addr := range addrs {
+				b.p("\tVMOVDQU32 %s, Z%d", addr, 20+a)
+			}
+			for a := range addrs {
+				b.p("\t%s", vdpbf16ps(a, 16, 20+a))
+			}
+			b.p("\tADDQ $64, SI")
+			b.p("\tADDQ $64, DI")
 		case "BF16":
 			b.p("\tTESTQ $1, R10")
 			b.p("\tJEQ %seven", label)
@@ -599,44 +521,46 @@ func rows4x512(b *buf, dt string) string {
 		b.p("\tJNE %s", label)
 		b.p("%s:", end)
 	}
-	// R14 groups left (q = rows/4); R9 a quarter's offset in w (q·ldw),
-	// R11 three quarters', CX a quarter's in y (4q; reduceSetup512 is
-	// done with CX). The last rows%4 rows start at row 4q.
-	b.p("\tMOVQ R12, R14")
-	b.p("\tSHRQ $2, R14")
-	b.p("\tJEQ rest")
-	b.p("\tMOVQ R14, R9")
-	b.p("\tIMULQ BX, R9")
-	b.p("\tLEAQ (R9)(R9*2), R11")
-	b.p("\tLEAQ (R14*4), CX")
-	b.p("group:")
-	b.p("\tMOVQ AX, SI")
-	b.p("\tMOVQ DX, DI")
-	b.p("\tMOVQ R13, R10")
-	for a := 0; a < 4; a++ {
-		b.p("\tVPXORD Z%d, Z%d, Z%d", a, a, a)
-	}
-	kLoop("gloop", []string{"(DI)", "(DI)(R9*1)", "(DI)(R9*2)", "(DI)(R11*1)"})
-	for a := 0; a < 4; a++ {
-		if a > 0 {
-			b.p("\tADDQ CX, R8")
+	if four {
+		// R14 groups left (q = rows/4); R9 a quarter's offset in w (q·ldw),
+		// R11 three quarters', CX a quarter's in y (4q; reduceSetup512 is
+		// done with CX). The last rows%4 rows start at row 4q.
+		b.p("\tMOVQ R12, R14")
+		b.p("\tSHRQ $2, R14")
+		b.p("\tJEQ rest")
+		b.p("\tMOVQ R14, R9")
+		b.p("\tIMULQ BX, R9")
+		b.p("\tLEAQ (R9)(R9*2), R11")
+		b.p("\tLEAQ (R14*4), CX")
+		b.p("group:")
+		b.p("\tMOVQ AX, SI")
+		b.p("\tMOVQ DX, DI")
+		b.p("\tMOVQ R13, R10")
+		for a := 0; a < 4; a++ {
+			b.p("\tVPXORD Z%d, Z%d, Z%d", a, a, a)
 		}
-		reduce(a)
+		kLoop("gloop", []string{"(DI)", "(DI)(R9*1)", "(DI)(R9*2)", "(DI)(R11*1)"})
+		for a := 0; a < 4; a++ {
+			if a > 0 {
+				b.p("\tADDQ CX, R8")
+			}
+			reduce(a)
+		}
+		b.p("\tSUBQ CX, R8")
+		b.p("\tSUBQ CX, R8")
+		b.p("\tSUBQ CX, R8")
+		b.p("\tADDQ BX, DX")
+		b.p("\tADDQ $4, R8")
+		b.p("\tDECQ R14")
+		b.p("\tJNE group")
+		b.p("\tADDQ R11, DX")
+		b.p("\tADDQ CX, R8")
+		b.p("\tADDQ CX, R8")
+		b.p("\tADDQ CX, R8")
+		b.p("rest:")
+		b.p("\tANDQ $3, R12")
+		b.p("\tJEQ done")
 	}
-	b.p("\tSUBQ CX, R8")
-	b.p("\tSUBQ CX, R8")
-	b.p("\tSUBQ CX, R8")
-	b.p("\tADDQ BX, DX")
-	b.p("\tADDQ $4, R8")
-	b.p("\tDECQ R14")
-	b.p("\tJNE group")
-	b.p("\tADDQ R11, DX")
-	b.p("\tADDQ CX, R8")
-	b.p("\tADDQ CX, R8")
-	b.p("\tADDQ CX, R8")
-	b.p("rest:")
-	b.p("\tANDQ $3, R12")
-	b.p("\tJEQ done")
 	b.p("row:")
 	b.p("\tMOVQ AX, SI")
 	b.p("\tMOVQ DX, DI")
