@@ -450,45 +450,34 @@ func rowsKernel(b *buf, dt string, four bool) string {
 	kLoop := func(label string, addrs []string) {
 		end := label + "end"
 		switch dt {
-		case "F32":
+		case "F32", "F16", "BF16DP":
+			// One 64-byte block of x a step, and w's block of 16 (32 for
+			// VDPBF16PS) values: loaded, or widened from float16.
+			wload, wstep := "VMOVUPS", 64
+			fma := func(a int) string { return fmt.Sprintf("VFMADD231PS Z%d, Z16, Z%d", 20+a, a) }
+			switch dt {
+			case "F16":
+				wload, wstep = "VCVTPH2PS", 32
+			case "BF16DP":
+				wload = "VMOVDQU32"
+				fma = func(a int) string { return vdpbf16ps(a, 16, 20+a) }
+			}
+			xload := "VMOVUPS"
+			if dt == "BF16DP" {
+				xload = "VMOVDQU32"
+			}
 			b.p("\tTESTQ R10, R10")
 			b.p("\tJEQ %s", end)
 			b.p("%s:", label)
-			b.p("\tVMOVUPS (SI), Z16")
+			b.p("\t%s (SI), Z16", xload)
 			for a, addr := range addrs {
-				b.p("\tVMOVUPS %s, Z%d", addr, 20+a)
+				b.p("\t%s %s, Z%d", wload, addr, 20+a)
 			}
 			for a := range addrs {
-				b.p("\tVFMADD231PS Z%d, Z16, Z%d", 20+a, a)
+				b.p("\t%s", fma(a))
 			}
 			b.p("\tADDQ $64, SI")
-			b.p("\tADDQ $64, DI")
-		case "F16":
-			b.p("\tTESTQ R10, R10")
-			b.p("\tJEQ %s", end)
-			b.p("%s:", label)
-			b.p("\tVMOVUPS (SI), Z16")
-			for a, addr := range addrs {
-				b.p("\tVCVTPH2PS %s, Z%d", addr, 20+a)
-			}
-			for a := range addrs {
-				b.p("\tVFMADD231PS Z%d, Z16, Z%d", 20+a, a)
-			}
-			b.p("\tADDQ $64, SI")
-			b.p("\tADDQ $32, DI")
-		case "BF16DP":
-			b.p("\tTESTQ R10, R10")
-			b.p("\tJEQ %s", end)
-			b.p("%s:", label)
-			b.p("\tVMOVDQU32 (SI), Z16")
-			for a, addr := range addrs {
-				b.p("\tVMOVDQU32 %s, Z%d", addr, 20+a)
-			}
-			for a := range addrs {
-				b.p("\t%s", vdpbf16ps(a, 16, 20+a))
-			}
-			b.p("\tADDQ $64, SI")
-			b.p("\tADDQ $64, DI")
+			b.p("\tADDQ $%d, DI", wstep)
 		case "BF16":
 			b.p("\tTESTQ $1, R10")
 			b.p("\tJEQ %seven", label)
