@@ -113,12 +113,10 @@ func header2D(b *buf, name, count string, ks, strip bool) {
 	}
 }
 
-// pfNext, as the prefetch distance of tile, prefetches the same k of the
-// next 4-row tile instead.
-const pfNext = -1
-
 // tile emits one register-tiled dot-form micro-kernel: mr rows of x times
 // nr rows of w over nblk blocks of `lanes` (or 32 for bf16dp) k values.
+// With pfNext (4-row tiles for small m) it also prefetches the same k of
+// the next 4 w rows, the next tile the driver visits, into L2.
 //
 // func name(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr)
 //
@@ -137,7 +135,7 @@ const pfNext = -1
 // same x. It saves a call a tile, and the next tile's start overlaps this
 // one's reduction. The tile, its arguments reloaded from the frame, and
 // then the frame's w, y (and st) advanced: the same code, so the same bits.
-func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int, ks bool, strip bool) string {
+func tile(b *buf, s isa, dt dtype, mr, nr int, dp, pfNext bool, unroll int, ks bool, strip bool) string {
 	name := fmt.Sprintf("mm%s_%s_%dx%d", dt.name, s.name, mr, nr)
 	if dp {
 		name = fmt.Sprintf("mmBF16DP_%s_%dx%d", s.name, mr, nr)
@@ -145,17 +143,17 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int, ks bool,
 	if unroll > 1 {
 		name += "_u2"
 	}
-	if pf == pfNext {
+	if pfNext {
 		name += "_pfnext"
 	}
 	if ks {
-		if pf != 0 {
+		if pfNext {
 			panic("k-split shape")
 		}
 		name += "_ks"
 	}
 	if strip {
-		if pf != 0 {
+		if pfNext {
 			panic("strip shape")
 		}
 		name += "_strip"
@@ -174,7 +172,7 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int, ks bool,
 	b.p("\tLEAQ (AX)(AX*2), DX")
 	b.p("\tLEAQ (BX)(BX*2), CX")
 	b.p("\tLEAQ (R9)(R9*2), R11")
-	if pf == pfNext {
+	if pfNext {
 		// Prefetch the same k of the next tile's 4 w rows (the next w
 		// block the driver visits) into L2, from R12.
 		if nr != 4 {
@@ -184,7 +182,7 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int, ks bool,
 	}
 	// x rows 4 and 5 of tall tiles are addressed from R13.
 	if mr > 4 {
-		if nr > 4 || pf == pfNext {
+		if nr > 4 || pfNext {
 			panic("tile shape")
 		}
 		b.p("\tLEAQ (SI)(AX*4), R13")
@@ -271,7 +269,7 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int, ks bool,
 		}
 		for r := 0; r < nr; r++ {
 			addr := wAddr(r, u*wstep)
-			if pf == pfNext && (u*wstep)%64 == 0 {
+			if pfNext && (u*wstep)%64 == 0 {
 				b.p("\tPREFETCHT1 %s", rowAddr("R12", "BX", "CX", r%4, u*wstep))
 			}
 			w := s.r(wr(r))
@@ -305,7 +303,7 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp bool, pf, unroll int, ks bool,
 			b.p("\tADDQ $%d, R13", u*xstep)
 		}
 		b.p("\tADDQ $%d, DI", u*wstep)
-		if pf == pfNext {
+		if pfNext {
 			b.p("\tADDQ $%d, R12", u*wstep)
 		}
 	}
@@ -749,8 +747,8 @@ func main() {
 		for _, dt := range dtypes {
 			for mr := 1; mr <= mrFor(is, dt); mr++ {
 				for nr := 1; nr <= is.nrMax; nr++ {
-					add(fmt.Sprintf("tiles%s_%s", dt.name, is.name), mr, nr, tile(&s, is, dt, mr, nr, false, 0, unrollFor(is, dt), false, false))
-					addKS(fmt.Sprintf("tilesKS%s_%s", dt.name, is.name), mr, nr, tile(&s, is, dt, mr, nr, false, 0, unrollFor(is, dt), true, false))
+					add(fmt.Sprintf("tiles%s_%s", dt.name, is.name), mr, nr, tile(&s, is, dt, mr, nr, false, false, unrollFor(is, dt), false, false))
+					addKS(fmt.Sprintf("tilesKS%s_%s", dt.name, is.name), mr, nr, tile(&s, is, dt, mr, nr, false, false, unrollFor(is, dt), true, false))
 				}
 			}
 		}
@@ -767,12 +765,12 @@ func main() {
 	for _, is := range []isa{avx512, avx2} {
 		for _, dt := range dtypes {
 			mr := mrFor(is, dt)
-			strips = append(strips, tile(&s, is, dt, mr, is.nrMax, false, 0, unrollFor(is, dt), false, true),
-				tile(&s, is, dt, mr, is.nrMax, false, 0, unrollFor(is, dt), true, true))
+			strips = append(strips, tile(&s, is, dt, mr, is.nrMax, false, false, unrollFor(is, dt), false, true),
+				tile(&s, is, dt, mr, is.nrMax, false, false, unrollFor(is, dt), true, true))
 		}
 	}
-	strips = append(strips, tile(&s, avx512, dtypes[1], 6, 4, true, 0, 1, false, true),
-		tile(&s, avx512, dtypes[1], 6, 4, true, 0, 1, true, true))
+	strips = append(strips, tile(&s, avx512, dtypes[1], 6, 4, true, false, 1, false, true),
+		tile(&s, avx512, dtypes[1], 6, 4, true, false, 1, true, true))
 	for i, n := range strips {
 		if i%2 == 0 {
 			g.p("//go:noescape\nfunc %s(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, nblk uintptr, ng uintptr)\n", n)
@@ -785,8 +783,8 @@ func main() {
 	// (down projection, k split: 0.70–0.73 → 0.78–0.79 of the BF16 peak).
 	for mr := 1; mr <= 6; mr++ {
 		for nr := 1; nr <= 4; nr++ {
-			add("tilesBF16DP_avx512", mr, nr, tile(&s, avx512, dtypes[1], mr, nr, true, 0, 1, false, false))
-			addKS("tilesKSBF16DP_avx512", mr, nr, tile(&s, avx512, dtypes[1], mr, nr, true, 0, 1, true, false))
+			add("tilesBF16DP_avx512", mr, nr, tile(&s, avx512, dtypes[1], mr, nr, true, false, 1, false, false))
+			addKS("tilesKSBF16DP_avx512", mr, nr, tile(&s, avx512, dtypes[1], mr, nr, true, false, 1, true, false))
 		}
 	}
 	// Its matrix-vector products, and those of the other weight types, run
@@ -799,11 +797,11 @@ func main() {
 	// 12–20 / 12–18 → 19–25).
 	for _, dt := range dtypes {
 		for mr := 1; mr <= 4; mr++ {
-			add(fmt.Sprintf("tilesPF%s_avx512", dt.name), mr, 1, tile(&s, avx512, dt, mr, 4, false, pfNext, unrollFor(avx512, dt), false, false))
+			add(fmt.Sprintf("tilesPF%s_avx512", dt.name), mr, 1, tile(&s, avx512, dt, mr, 4, false, true, unrollFor(avx512, dt), false, false))
 		}
 	}
 	for mr := 1; mr <= 4; mr++ {
-		add("tilesPFBF16DP_avx512", mr, 1, tile(&s, avx512, dtypes[1], mr, 4, true, pfNext, 1, false, false))
+		add("tilesPFBF16DP_avx512", mr, 1, tile(&s, avx512, dtypes[1], mr, 4, true, true, 1, false, false))
 	}
 	// The matrix-vector kernels, a row at a time.
 	for _, dt := range []string{"BF16DP", "F32", "BF16", "F16"} {
