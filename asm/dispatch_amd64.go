@@ -10,13 +10,13 @@ var avx512Kernels = &vecKernels{
 	scale: scaleF32_avx512, add: addF32_avx512, mulScale: mulScaleF32_avx512,
 	siluMul: siluMulF32_avx512, max: maxF32_avx512, expSum: expSumF32_avx512,
 	rope: ropeF32_avx512, peakFMA: peakFMA_avx512, peakDP: peakDP_avx512, toBF16: f32ToBF16_avx512,
-	f32:    mmSet{tiles: tilesF32_avx512, ks: tilesKSF32_avx512, pf: tilesPFF32_avx512, strip: mmF32_avx512_6x4_strip, ksStrip: mmF32_avx512_6x4_ks_strip},
-	bf16:   mmSet{tiles: tilesBF16_avx512, ks: tilesKSBF16_avx512, pf: tilesPFBF16_avx512, strip: mmBF16_avx512_5x4_u2_strip, ksStrip: mmBF16_avx512_5x4_u2_ks_strip},
-	f16:    mmSet{tiles: tilesF16_avx512, ks: tilesKSF16_avx512, pf: tilesPFF16_avx512, strip: mmF16_avx512_6x4_strip, ksStrip: mmF16_avx512_6x4_ks_strip},
-	mvF32:  mvSet{rows: mmF32_avx512_rows, long: mmF32_avx512_rows4},
-	mvBF16: mvSet{rows: mmBF16_avx512_rows, long: mmBF16_avx512_rows4},
-	mvF16:  mvSet{rows: mmF16_avx512_rows, long: mmF16_avx512_rows4},
-	nn:     nnF32_avx512,
+	f32: mmSet{tiles: tilesF32_avx512, ks: tilesKSF32_avx512, pf: tilesPFF32_avx512, strip: mmF32_avx512_6x4_strip, ksStrip: mmF32_avx512_6x4_ks_strip,
+		mv: mvSet{rows: mmF32_avx512_rows, long: mmF32_avx512_rows4}},
+	bf16: mmSet{tiles: tilesBF16_avx512, ks: tilesKSBF16_avx512, pf: tilesPFBF16_avx512, strip: mmBF16_avx512_5x4_u2_strip, ksStrip: mmBF16_avx512_5x4_u2_ks_strip,
+		mv: mvSet{rows: mmBF16_avx512_rows, long: mmBF16_avx512_rows4}},
+	f16: mmSet{tiles: tilesF16_avx512, ks: tilesKSF16_avx512, pf: tilesPFF16_avx512, strip: mmF16_avx512_6x4_strip, ksStrip: mmF16_avx512_6x4_ks_strip,
+		mv: mvSet{rows: mmF16_avx512_rows, long: mmF16_avx512_rows4}},
+	nn: nnF32_avx512,
 }
 
 var avx2Kernels = &vecKernels{
@@ -25,11 +25,13 @@ var avx2Kernels = &vecKernels{
 	scale: scaleF32_avx2, add: addF32_avx2, mulScale: mulScaleF32_avx2,
 	siluMul: siluMulF32_avx2, max: maxF32_avx2, expSum: expSumF32_avx2,
 	rope: ropeF32_avx2, peakFMA: peakFMA_avx2,
-	f32:  mmSet{tiles: tilesF32_avx2, ks: tilesKSF32_avx2, strip: mmF32_avx2_3x4_strip, ksStrip: mmF32_avx2_3x4_ks_strip},
-	bf16: mmSet{tiles: tilesBF16_avx2, ks: tilesKSBF16_avx2, strip: mmBF16_avx2_3x4_strip, ksStrip: mmBF16_avx2_3x4_ks_strip},
-	f16:  mmSet{tiles: tilesF16_avx2, ks: tilesKSF16_avx2, strip: mmF16_avx2_3x4_strip, ksStrip: mmF16_avx2_3x4_ks_strip},
-	// A row at a time (see mvSet).
-	mvF32: mvSet{tile: tilesF32_avx2[0][0], n: 1}, mvBF16: mvSet{tile: tilesBF16_avx2[0][0], n: 1}, mvF16: mvSet{tile: tilesF16_avx2[0][0], n: 1},
+	// Matrix-vector products a row at a time with the 1×1 tiles (see mvSet).
+	f32: mmSet{tiles: tilesF32_avx2, ks: tilesKSF32_avx2, strip: mmF32_avx2_3x4_strip, ksStrip: mmF32_avx2_3x4_ks_strip,
+		mv: mvSet{tile: tilesF32_avx2[0][0], n: 1}},
+	bf16: mmSet{tiles: tilesBF16_avx2, ks: tilesKSBF16_avx2, strip: mmBF16_avx2_3x4_strip, ksStrip: mmBF16_avx2_3x4_ks_strip,
+		mv: mvSet{tile: tilesBF16_avx2[0][0], n: 1}},
+	f16: mmSet{tiles: tilesF16_avx2, ks: tilesKSF16_avx2, strip: mmF16_avx2_3x4_strip, ksStrip: mmF16_avx2_3x4_ks_strip,
+		mv: mvSet{tile: tilesF16_avx2[0][0], n: 1}},
 }
 
 func archLevels() []*impl {
@@ -39,8 +41,8 @@ func archLevels() []*impl {
 		if c.Supports(cpuid.AVX512BF16) {
 			bf := *avx512Kernels
 			bf.bf16dp = mmSet{tiles: tilesBF16DP_avx512, ks: tilesKSBF16DP_avx512, pf: tilesPFBF16DP_avx512,
-				strip: mmBF16DP_avx512_6x4_strip, ksStrip: mmBF16DP_avx512_6x4_ks_strip}
-			bf.mvBF16DP = mvSet{rows: mmBF16DP_avx512_rows}
+				strip: mmBF16DP_avx512_6x4_strip, ksStrip: mmBF16DP_avx512_6x4_ks_strip,
+				mv: mvSet{rows: mmBF16DP_avx512_rows}}
 			out = append(out, bf.impl("avx512bf16"))
 		}
 		out = append(out, avx512Kernels.impl("avx512"))

@@ -9,8 +9,9 @@ var neonKernels = &vecKernels{
 	dot:   dotF32_neon, axpy: axpyF32_neon, sumSq: sumSqF32_neon,
 	scale: scaleF32_neon, add: addF32_neon, mulScale: mulScaleF32_neon,
 	peakFMA: peakFMA_neon,
-	f32:     mmSet{tiles: tilesF32_neon}, bf16: mmSet{tiles: tilesBF16_neon}, f16: mmSet{tiles: tilesF16_neon},
-	mvF32: mvSet{tile: mmF32_neon_1x8, n: 8}, mvBF16: mvSet{tile: mmBF16_neon_1x8, n: 8}, mvF16: mvSet{tile: mmF16_neon_1x8, n: 8},
+	f32:     mmSet{tiles: tilesF32_neon, mv: mvSet{tile: mmF32_neon_1x8, n: 8}},
+	bf16:    mmSet{tiles: tilesBF16_neon, mv: mvSet{tile: mmBF16_neon_1x8, n: 8}},
+	f16:     mmSet{tiles: tilesF16_neon, mv: mvSet{tile: mmF16_neon_1x8, n: 8}},
 }
 
 func archLevels() []*impl { return []*impl{neonKernels.impl("neon")} }

@@ -43,6 +43,7 @@ type mmSet struct {
 	// 1–3% faster, see the generator).
 	strip   stripFn
 	ksStrip ksStripFn
+	mv      mvSet // the matrix-vector product (m = 1)
 }
 
 // ksState holds the accumulators of the k-split tiles of one block of w
@@ -66,8 +67,6 @@ type vecKernels struct {
 	// Products per weight type; bf16dp (VDPBF16PS over 32-wide k blocks)
 	// has no tiles where the level lacks it.
 	f32, bf16, f16, bf16dp mmSet
-	// Matrix-vector kernels (m = 1) per weight type, VDPBF16PS's included.
-	mvF32, mvBF16, mvF16, mvBF16DP mvSet
 	// NN (outer-product) tiles over 64 columns, [mr-1] for mr rows; nil
 	// if absent.
 	nn      []tileFn
@@ -334,11 +333,11 @@ const (
 
 // driveMM runs the micro-kernels of mm over the whole product; kb is the k
 // block width of its tiles, xs and ws the element sizes of x and w in
-// bytes. For m = 1 it runs mv (see mvSet) when that has a kernel. The
+// bytes. For m = 1 it runs mm.mv (see mvSet) when that has a kernel. The
 // k-split tiles, when given, let the x-stationary order also serve a kk
 // too long for an x tile in L1.
-func driveMM(mm mmSet, mv mvSet, kb int, y []float32, ldy int, xp unsafe.Pointer, xs, ldx int, wp unsafe.Pointer, ws, ldw int, m, n, kk int) {
-	ts, ks, pf := mm.tiles, mm.ks, mm.pf
+func driveMM(mm mmSet, kb int, y []float32, ldy int, xp unsafe.Pointer, xs, ldx int, wp unsafe.Pointer, ws, ldw int, m, n, kk int) {
+	ts, ks, pf, mv := mm.tiles, mm.ks, mm.pf, mm.mv
 	mrMax, nrMax := len(ts), len(ts[0])
 	nblk := uintptr(kk / kb)
 	mb := m
@@ -483,7 +482,7 @@ func (v *vecKernels) matMulF32(y []float32, ldy int, x []float32, ldx int, w []f
 	if m == 0 || n == 0 {
 		return
 	}
-	driveMM(v.f32, v.mvF32, v.lanes, y, ldy, p32(x), 4, ldx, p32(w), 4, ldw, m, n, kk)
+	driveMM(v.f32, v.lanes, y, ldy, p32(x), 4, ldx, p32(w), 4, ldw, m, n, kk)
 	if k0 := kk - kk%v.lanes; k0 < kk {
 		for t := 0; t < m; t++ {
 			xr := x[t*ldx+k0 : t*ldx+kk]
@@ -538,7 +537,7 @@ func (v *vecKernels) matMulBF16(y []float32, ldy int, x []float32, ldx int, w []
 	if m == 0 || n == 0 {
 		return
 	}
-	driveMM(v.bf16, v.mvBF16, v.lanes, y, ldy, p32(x), 4, ldx, p16(w), 2, ldw, m, n, kk)
+	driveMM(v.bf16, v.lanes, y, ldy, p32(x), 4, ldx, p16(w), 2, ldw, m, n, kk)
 	if k0 := kk - kk%v.lanes; k0 < kk {
 		for t := 0; t < m; t++ {
 			xr := x[t*ldx+k0 : t*ldx+kk]
@@ -559,7 +558,7 @@ func (v *vecKernels) matMulF16(y []float32, ldy int, x []float32, ldx int, w []u
 	if m == 0 || n == 0 {
 		return
 	}
-	driveMM(v.f16, v.mvF16, v.lanes, y, ldy, p32(x), 4, ldx, p16(w), 2, ldw, m, n, kk)
+	driveMM(v.f16, v.lanes, y, ldy, p32(x), 4, ldx, p16(w), 2, ldw, m, n, kk)
 	if k0 := kk - kk%v.lanes; k0 < kk {
 		for t := 0; t < m; t++ {
 			xr := x[t*ldx+k0 : t*ldx+kk]
@@ -580,7 +579,7 @@ func (v *vecKernels) matMulBF16BF16(y []float32, ldy int, x []uint16, ldx int, w
 	if m == 0 || n == 0 {
 		return
 	}
-	driveMM(v.bf16dp, v.mvBF16DP, 32, y, ldy, p16(x), 2, ldx, p16(w), 2, ldw, m, n, kk)
+	driveMM(v.bf16dp, 32, y, ldy, p16(x), 2, ldx, p16(w), 2, ldw, m, n, kk)
 	if k0 := kk - kk%32; k0 < kk {
 		for t := 0; t < m; t++ {
 			xr := x[t*ldx+k0 : t*ldx+kk]
