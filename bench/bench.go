@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"sort"
 	"strings"
 	"time"
 
@@ -59,6 +60,18 @@ type ModelResult struct {
 	DecodeGBs        float64 `json:"decode_gb_s"`
 	PrefillGFlops    float64 `json:"prefill_gflop_s"`
 	DecodeBWFraction float64 `json:"decode_bw_fraction"`
+	// DecodeBWFractionPaired is decode against the bandwidth of the same
+	// moment: after each round's timed decode, gen more tokens are decoded
+	// one at a time with the limit's bandwidth measurement (the same best
+	// of 5 passes as Limits.ReadGBs) before and after each; a token's
+	// fraction is its weight bytes per second over the mean of those two,
+	// and this is the median over all rounds' tokens,
+	// DecodeBWFractionPairedIQR their quartiles. On a
+	// shared host whose bandwidth changes within a round the best-of
+	// ratio (DecodeBWFraction) compares a decode round with a limit
+	// measured at another moment; the paired one does not.
+	DecodeBWFractionPaired    float64    `json:"decode_bw_fraction_paired"`
+	DecodeBWFractionPairedIQR [2]float64 `json:"decode_bw_fraction_paired_iqr"`
 	// DecodeKVBytes is the float32 keys and values a decode step reads
 	// from the cache, on average over the decoded tokens (all layers), and
 	// DecodeReadFraction the bandwidth fraction of weights and cache
@@ -77,6 +90,36 @@ type ModelResult struct {
 	// in 4 KiB pages as a memory-mapped checkpoint's are.
 	HugePages bool   `json:"huge_pages"`
 	Limits    Limits `json:"limits"`
+}
+
+// decodePaired decodes gen tokens after next into c, each between two
+// bandwidth measurements over buf, and appends each token's bandwidth fraction
+// (weight bytes ÷ its time ÷ the mean of its two measurements) to out.
+func decodePaired(m *qwen.Model, c *qwen.Cache, next []int, gen int, buf []float32, out []float64) ([]float64, error) {
+	th := m.Pool.Threads()
+	w := float64(m.WeightBytes())
+	// The pool's workers spin for a while after an operation (see
+	// tensor.Pool); a measurement waits until they have parked, so they
+	// do not share its cores.
+	settle := func() { time.Sleep(3 * time.Millisecond) }
+	settle()
+	b0 := asm.MeasureReadBandwidthIn(th, buf)
+	for i := 0; i < gen; i++ {
+		t0 := time.Now()
+		o, err := m.Forward([]qwen.Seq{{Cache: c, IDs: next}}, qwen.Request{Logits: qwen.LogitsLast})
+		if err != nil {
+			return out, err
+		}
+		dt := time.Since(t0).Seconds()
+		next[0] = qwen.Argmax(o.LogitsRow(0))
+		settle()
+		b1 := asm.MeasureReadBandwidthIn(th, buf)
+		if b := (b0 + b1) / 2; b > 0 {
+			out = append(out, w/dt/1e9/b)
+		}
+		b0 = b1
+	}
+	return out, nil
 }
 
 // ParseDType maps "bf16"/"f32"/"f16" to a tensor dtype.
@@ -133,8 +176,9 @@ func RunModel(m *qwen.Model, shape string, prompt, gen, rounds int, progress fun
 	for i := range ids {
 		ids[i] = (i*7919 + 13) % m.Config.VocabSize
 	}
-	c := m.NewCache(prompt + gen + 1)
+	c := m.NewCache(prompt + 2*gen + 1)
 	pre, dec := math.Inf(1), math.Inf(1)
+	var paired []float64
 	lim := Limits{Threads: m.Pool.Threads()}
 	buf := tensor.HugeF32(limitBytes / 4)
 	for i := range buf {
@@ -166,6 +210,15 @@ func RunModel(m *qwen.Model, shape string, prompt, gen, rounds int, progress fun
 			next[0] = qwen.Argmax(out.LogitsRow(0))
 		}
 		dec = min(dec, time.Since(t0).Seconds())
+		if paired, err = decodePaired(m, c, next, gen, buf, paired); err != nil {
+			return r, err
+		}
+	}
+	if len(paired) > 0 {
+		sort.Float64s(paired)
+		q := func(f float64) float64 { return paired[int(f*float64(len(paired)-1)+0.5)] }
+		r.DecodeBWFractionPaired = q(0.5)
+		r.DecodeBWFractionPairedIQR = [2]float64{q(0.25), q(0.75)}
 	}
 	r.Limits = lim
 	r.PrefillTokS = float64(prompt) / pre

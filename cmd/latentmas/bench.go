@@ -27,6 +27,10 @@ project's own kernels, then times a prefill and a greedy decode, in
 rounds that each measure the limits next to their own work (the best
 round against the best limit: steady on a shared machine). Decode is
 reported as a fraction of the bandwidth (weights read per token ÷ time),
+and again paired: each round decodes as many tokens more, each between
+two bandwidth measurements, and prints the median token's fraction of
+the bandwidth of its moment (a host whose bandwidth swings within a
+round skews the best-of ratio; the paired one follows it),
 prefill as a fraction of the peak FLOP/s of the arithmetic used: float32
 FMA by default, VDPBF16PS with --compute bf16 (bf16 weights only: the
 activations are rounded to bfloat16 before each matrix product, as in a
@@ -86,5 +90,9 @@ run, generate and logits).`, stderr)
 	fmt.Fprintf(stdout, "prefill %d: %.1f tok/s, %.1f GFLOP/s (%s)\n", r.PromptTokens, r.PrefillTokS, r.PrefillGFlops, of)
 	fmt.Fprintf(stdout, "decode  %d: %.1f tok/s, %.1f GB/s of weights (%.0f%% of bandwidth; %.0f%% with the KV cache's %.0f MB a token)\n",
 		r.GenTokens, r.DecodeTokS, r.DecodeGBs, 100*r.DecodeBWFraction, 100*r.DecodeReadFraction, float64(r.DecodeKVBytes)/1e6)
+	if r.DecodeBWFractionPaired > 0 {
+		fmt.Fprintf(stdout, "decode with the bandwidth measured between tokens: median %.0f%% of the bandwidth of the moment (quartiles %.0f–%.0f%%)\n",
+			100*r.DecodeBWFractionPaired, 100*r.DecodeBWFractionPairedIQR[0], 100*r.DecodeBWFractionPairedIQR[1])
+	}
 	return nil
 }

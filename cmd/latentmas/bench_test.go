@@ -17,18 +17,20 @@ func TestBenchJSON(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	var r struct {
-		PrefillTokS             float64 `json:"prefill_tok_s"`
-		DecodeTokS              float64 `json:"decode_tok_s"`
-		DecodeBWFraction        float64 `json:"decode_bw_fraction"`
-		DecodeKVBytes           int64   `json:"decode_kv_bytes"`
-		DecodeReadFraction      float64 `json:"decode_read_fraction"`
-		PrefillPeakFraction     float64 `json:"prefill_peak_fraction"`
-		PrefillBF16PeakFraction float64 `json:"prefill_bf16_peak_fraction"`
-		Threads                 int     `json:"threads"`
-		Rounds                  int     `json:"rounds"`
-		Dispatch                string  `json:"dispatch"`
-		Compute                 string  `json:"compute"`
-		HugePages               bool    `json:"huge_pages"`
+		PrefillTokS             float64    `json:"prefill_tok_s"`
+		DecodeTokS              float64    `json:"decode_tok_s"`
+		DecodeBWFraction        float64    `json:"decode_bw_fraction"`
+		DecodeBWFractionPaired  float64    `json:"decode_bw_fraction_paired"`
+		DecodeBWFractionIQR     [2]float64 `json:"decode_bw_fraction_paired_iqr"`
+		DecodeKVBytes           int64      `json:"decode_kv_bytes"`
+		DecodeReadFraction      float64    `json:"decode_read_fraction"`
+		PrefillPeakFraction     float64    `json:"prefill_peak_fraction"`
+		PrefillBF16PeakFraction float64    `json:"prefill_bf16_peak_fraction"`
+		Threads                 int        `json:"threads"`
+		Rounds                  int        `json:"rounds"`
+		Dispatch                string     `json:"dispatch"`
+		Compute                 string     `json:"compute"`
+		HugePages               bool       `json:"huge_pages"`
 		Limits                  struct {
 			ReadGBs float64 `json:"read_gb_s"`
 		} `json:"limits"`
@@ -41,6 +43,9 @@ func TestBenchJSON(t *testing.T) {
 	}
 	if !(r.PrefillTokS > 0 && r.DecodeTokS > 0 && r.DecodeBWFraction > 0 && r.PrefillPeakFraction > 0 && r.Limits.ReadGBs > 0) {
 		t.Errorf("missing figures: %+v", r)
+	}
+	if q := r.DecodeBWFractionIQR; !(r.DecodeBWFractionPaired > 0 && q[0] <= r.DecodeBWFractionPaired && r.DecodeBWFractionPaired <= q[1]) {
+		t.Errorf("decode_bw_fraction_paired %g, quartiles %v: want a positive median between them", r.DecodeBWFractionPaired, q)
 	}
 	// Two decode steps attend over 9 and 10 positions: 9.5 on average,
 	// float32 keys and values of every layer.
