@@ -72,9 +72,23 @@ func ApplyRope(x []float32, nHeads, hd int, cos, sin []float32) {
 type AttnSeg struct {
 	Q    []float32 // [N, H*hd] queries (after RoPE)
 	Out  []float32 // [N, H*hd] result
-	K, V []float32 // [Past+N, KV*hd] the sequence's cache for this layer, position-major
+	K, V []float32 // the sequence's cache for this layer, Past+N positions (see HeadMajor)
 	N    int       // new tokens
 	Past int       // cached positions before them
+	// HeadMajor, when > 0, says K and V hold each KV head's rows
+	// contiguously, head g's position p at g·HeadMajor + p·hd (HeadMajor
+	// is then the capacity times hd); 0 means position-major [Past+N,
+	// KV·hd].
+	HeadMajor int
+}
+
+// at returns the offset of KV head g's row of position 0 in s.K and s.V,
+// and the stride between positions.
+func (s *AttnSeg) at(g, hd, kvd int) (off, ld int) {
+	if s.HeadMajor > 0 {
+		return g * s.HeadMajor, hd
+	}
+	return g * hd, kvd
 }
 
 // Attention computes causal grouped-query attention: query head h uses KV
@@ -82,8 +96,8 @@ type AttnSeg struct {
 // 0..Past+i, with scores scaled by 1/sqrt(hd) and a float32 softmax.
 //
 // Each work item is two register-tiled matrix products, scores = Q·Kᵀ
-// (asm.MatMulF32) and out = P·V (asm.MatMulNNF32, over the cache's
-// position-major V as is), so every key and value row is reused across
+// (asm.MatMulF32) and out = P·V (asm.MatMulNNF32, over the cache's V
+// rows as stored), so every key and value row is reused across
 // several query rows instead of streamed once per (token, head). A
 // one-token segment (decode, latent steps) has one item per KV head, whose
 // rows are the query heads sharing it; a longer one (prefill) one item per
@@ -163,9 +177,10 @@ func (a *Attention) group(worker int, s *AttnSeg, g int) {
 	end := s.Past + 1
 	kp := (end + 15) &^ 15
 	sc := a.scratch[worker][:rep*kp]
-	asm.MatMulF32(sc, kp, s.Q[g*rep*hd:], hd, s.K[g*hd:], kvd, rep, end, hd)
+	off, ld := s.at(g, hd, kvd)
+	asm.MatMulF32(sc, kp, s.Q[g*rep*hd:], hd, s.K[off:], ld, rep, end, hd)
 	a.softmaxRows(sc, kp, rep, end, 0)
-	asm.MatMulNNF32(s.Out[g*rep*hd:], hd, sc, kp, s.V[g*hd:], kvd, rep, hd, end)
+	asm.MatMulNNF32(s.Out[g*rep*hd:], hd, sc, kp, s.V[off:], ld, rep, hd, end)
 }
 
 // softmaxRows scales and normalises rows of scores (stride kp, a multiple
@@ -196,7 +211,8 @@ func (a *Attention) block(worker int, s *AttnSeg, h, blk int) {
 	end := s.Past + t1 // keys any token of the block sees
 	kp := (end + 15) &^ 15
 	sc := a.scratch[worker][:bt*kp]
-	asm.MatMulF32(sc, kp, s.Q[t0*qd+h*hd:], qd, s.K[g*hd:], kvd, bt, end, hd)
+	off, ld := s.at(g, hd, kvd)
+	asm.MatMulF32(sc, kp, s.Q[t0*qd+h*hd:], qd, s.K[off:], ld, bt, end, hd)
 	a.softmaxRows(sc, kp, bt, end, s.Past+t0+1)
-	asm.MatMulNNF32(s.Out[t0*qd+h*hd:], qd, sc, kp, s.V[g*hd:], kvd, bt, hd, end)
+	asm.MatMulNNF32(s.Out[t0*qd+h*hd:], qd, sc, kp, s.V[off:], ld, bt, hd, end)
 }

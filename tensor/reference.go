@@ -27,6 +27,7 @@ func AttentionRef(s AttnSeg, H, KV, hd int) {
 	for t := 0; t < s.N; t++ {
 		for h := 0; h < H; h++ {
 			g := h / rep
+			off, ld := s.at(g, hd, KV*hd)
 			q := s.Q[(t*H+h)*hd : (t*H+h+1)*hd]
 			ctx := s.Past + t + 1
 			sc := make([]float64, ctx)
@@ -34,7 +35,7 @@ func AttentionRef(s AttnSeg, H, KV, hd int) {
 			for j := 0; j < ctx; j++ {
 				var d float64
 				for i := 0; i < hd; i++ {
-					d += float64(q[i]) * float64(s.K[(j*KV+g)*hd+i])
+					d += float64(q[i]) * float64(s.K[off+j*ld+i])
 				}
 				sc[j] = d / math.Sqrt(float64(hd))
 				mx = math.Max(mx, sc[j])
@@ -48,7 +49,7 @@ func AttentionRef(s AttnSeg, H, KV, hd int) {
 			for i := 0; i < hd; i++ {
 				var o float64
 				for j := 0; j < ctx; j++ {
-					o += sc[j] / sum * float64(s.V[(j*KV+g)*hd+i])
+					o += sc[j] / sum * float64(s.V[off+j*ld+i])
 				}
 				out[i] = float32(o)
 			}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -196,11 +197,30 @@ func TestAttention(t *testing.T) {
 			ref := s
 			ref.Out = make([]float32, len(s.Out))
 			segs, refs = append(segs, s), append(refs, ref)
+			// The same cache head-major, in a capacity of 3 more positions.
+			hm := s
+			hm.Out = make([]float32, len(s.Out))
+			hm.HeadMajor = (past + n + 3) * tc.hd
+			hm.K, hm.V = make([]float32, tc.KV*hm.HeadMajor), make([]float32, tc.KV*hm.HeadMajor)
+			for g := 0; g < tc.KV; g++ {
+				for j := 0; j < past+n; j++ {
+					copy(hm.K[g*hm.HeadMajor+j*tc.hd:][:tc.hd], s.K[(j*tc.KV+g)*tc.hd:])
+					copy(hm.V[g*hm.HeadMajor+j*tc.hd:][:tc.hd], s.V[(j*tc.KV+g)*tc.hd:])
+				}
+			}
+			hmRef := hm
+			hmRef.Out = make([]float32, len(s.Out))
+			segs, refs = append(segs, hm), append(refs, hmRef)
 		}
 		a.Compute(p, segs)
 		for i := range segs {
 			AttentionRef(refs[i], tc.H, tc.KV, tc.hd)
 			closeTo(t, fmt.Sprintf("H=%d KV=%d hd=%d seg %d", tc.H, tc.KV, tc.hd, i), segs[i].Out, refs[i].Out, 1e-5)
+			// Odd segments are the even ones head-major: the same rows
+			// under another stride give the same bits.
+			if i%2 == 1 && !slices.Equal(segs[i].Out, segs[i-1].Out) {
+				t.Errorf("H=%d KV=%d hd=%d seg %d: head-major result differs from position-major", tc.H, tc.KV, tc.hd, i)
+			}
 		}
 		p.Close()
 	}

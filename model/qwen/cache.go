@@ -8,13 +8,21 @@ import (
 
 // Cache is one sequence's KV cache: for every layer the keys (after q/k-norm
 // and RoPE, as Hugging Face stores them) and values of every cached
-// position, position-major ([Len, KVDim] per layer). LatentMAS uses it as the
-// agents' shared working memory, so besides appending (Model.Forward) it
-// supports keep-last-k truncation and gathering arbitrary positions.
+// position. LatentMAS uses it as the agents' shared working memory, so
+// besides appending (Model.Forward) it supports keep-last-k truncation and
+// gathering arbitrary positions.
+//
+// Each layer's keys (and values) are stored head-major: KV head h's rows
+// are contiguous, position p at h·cap·hd + p·hd, cap the capacity in
+// positions. Attention reads one KV head's rows at a time, and read as one
+// contiguous stream they come from memory three to four times faster than
+// as one head's slice of every position-major row (measured: 147 KB of one
+// head's keys, cold, 6.5 µs contiguous vs 23 µs as 256 of every 512
+// bytes).
 type Cache struct {
-	layers, kvDim int
-	k, v          [][]float32 // per layer, capacity cap*kvDim
-	n, cap        int
+	layers, kvDim, hd int
+	k, v              [][]float32 // per layer, capacity cap*kvDim, head-major
+	n, cap            int
 
 	// PosShift is added to Len to get the RoPE position of the next token.
 	// Hugging Face derives positions from the cache length, so it is 0 by
@@ -26,7 +34,7 @@ type Cache struct {
 // NewCache returns an empty cache sized for the model, with room for
 // capacity positions before it needs to grow.
 func (m *Model) NewCache(capacity int) *Cache {
-	c := &Cache{layers: m.Config.NumLayers, kvDim: m.Config.KVDim()}
+	c := &Cache{layers: m.Config.NumLayers, kvDim: m.Config.KVDim(), hd: m.Config.HeadDim}
 	c.k = make([][]float32, c.layers)
 	c.v = make([][]float32, c.layers)
 	c.reserve(max(capacity, 16))
@@ -45,10 +53,49 @@ func (c *Cache) Layers() int { return c.layers }
 // KVDim is KV heads × head dim, the width of one cached position.
 func (c *Cache) KVDim() int { return c.kvDim }
 
-// Layer returns layer l's keys and values, each [Len, KVDim]. The slices
-// alias the cache.
+// Layer returns copies of layer l's keys and values, each [Len, KVDim]
+// position-major (as Hugging Face's tensors, heads side by side in a row).
 func (c *Cache) Layer(l int) (k, v []float32) {
-	return c.k[l][:c.n*c.kvDim], c.v[l][:c.n*c.kvDim]
+	k = make([]float32, c.n*c.kvDim)
+	v = make([]float32, c.n*c.kvDim)
+	for p := 0; p < c.n; p++ {
+		c.Pos(l, p, k[p*c.kvDim:(p+1)*c.kvDim], v[p*c.kvDim:(p+1)*c.kvDim])
+	}
+	return k, v
+}
+
+// Pos copies position p's key and value in layer l into k and v (KVDim
+// values each, heads side by side).
+func (c *Cache) Pos(l, p int, k, v []float32) {
+	hd := c.hd
+	for h := 0; h < c.kvDim/hd; h++ {
+		o := h*c.cap*hd + p*hd
+		copy(k[h*hd:(h+1)*hd], c.k[l][o:o+hd])
+		copy(v[h*hd:(h+1)*hd], c.v[l][o:o+hd])
+	}
+}
+
+// setRows writes n position-major rows of keys and values ([n, KVDim]
+// each) at positions at… of layer l (within capacity).
+func (c *Cache) setRows(l, at, n int, k, v []float32) {
+	hd := c.hd
+	for h := 0; h < c.kvDim/hd; h++ {
+		for i := 0; i < n; i++ {
+			o := h*c.cap*hd + (at+i)*hd
+			copy(c.k[l][o:o+hd], k[i*c.kvDim+h*hd:])
+			copy(c.v[l][o:o+hd], v[i*c.kvDim+h*hd:])
+		}
+	}
+}
+
+// movePos copies position from to position to in every head of layer l.
+func (c *Cache) movePos(l, to, from int) {
+	hd := c.hd
+	for h := 0; h < c.kvDim/hd; h++ {
+		b := h * c.cap * hd
+		copy(c.k[l][b+to*hd:b+(to+1)*hd], c.k[l][b+from*hd:b+(from+1)*hd])
+		copy(c.v[l][b+to*hd:b+(to+1)*hd], c.v[l][b+from*hd:b+(from+1)*hd])
+	}
 }
 
 // Bytes is the memory the cached positions occupy (keys and values, all
@@ -66,11 +113,16 @@ func (c *Cache) reserve(total int) {
 	// 4 KiB page faults on that first touch cost up to a tenth of it.
 	per := nc * c.kvDim
 	slab := tensor.HugeF32(2 * c.layers * per)
+	hd := c.hd
 	for l := 0; l < c.layers; l++ {
 		k := slab[2*l*per : (2*l+1)*per : (2*l+1)*per]
 		v := slab[(2*l+1)*per : (2*l+2)*per : (2*l+2)*per]
-		copy(k, c.k[l][:c.n*c.kvDim])
-		copy(v, c.v[l][:c.n*c.kvDim])
+		if c.n > 0 {
+			for h := 0; h < c.kvDim/hd; h++ {
+				copy(k[h*nc*hd:], c.k[l][h*c.cap*hd:h*c.cap*hd+c.n*hd])
+				copy(v[h*nc*hd:], c.v[l][h*c.cap*hd:h*c.cap*hd+c.n*hd])
+			}
+		}
 		c.k[l], c.v[l] = k, v
 	}
 	c.cap = nc
@@ -81,13 +133,16 @@ func (c *Cache) Reset() { c.n, c.PosShift = 0, 0 }
 
 // Clone returns an independent copy.
 func (c *Cache) Clone() *Cache {
-	d := &Cache{layers: c.layers, kvDim: c.kvDim, PosShift: c.PosShift}
+	d := &Cache{layers: c.layers, kvDim: c.kvDim, hd: c.hd, PosShift: c.PosShift}
 	d.k = make([][]float32, c.layers)
 	d.v = make([][]float32, c.layers)
 	d.reserve(max(c.n, 16))
+	hd := c.hd
 	for l := 0; l < c.layers; l++ {
-		copy(d.k[l], c.k[l][:c.n*c.kvDim])
-		copy(d.v[l], c.v[l][:c.n*c.kvDim])
+		for h := 0; h < c.kvDim/hd; h++ {
+			copy(d.k[l][h*d.cap*hd:], c.k[l][h*c.cap*hd:h*c.cap*hd+c.n*hd])
+			copy(d.v[l][h*d.cap*hd:], c.v[l][h*c.cap*hd:h*c.cap*hd+c.n*hd])
+		}
 	}
 	d.n = c.n
 	return d
@@ -103,10 +158,13 @@ func (c *Cache) KeepLast(k int) {
 	if k >= c.n {
 		return
 	}
-	start := (c.n - k) * c.kvDim
+	hd := c.hd
 	for l := 0; l < c.layers; l++ {
-		copy(c.k[l], c.k[l][start:c.n*c.kvDim])
-		copy(c.v[l], c.v[l][start:c.n*c.kvDim])
+		for h := 0; h < c.kvDim/hd; h++ {
+			b := h * c.cap * hd
+			copy(c.k[l][b:], c.k[l][b+(c.n-k)*hd:b+c.n*hd])
+			copy(c.v[l][b:], c.v[l][b+(c.n-k)*hd:b+c.n*hd])
+		}
 	}
 	c.n = k
 }
@@ -144,8 +202,7 @@ func (c *Cache) GatherPerLayer(idx [][]int) error {
 		for l, ix := range idx {
 			for i, p := range ix {
 				if i != p {
-					copy(c.k[l][i*d:(i+1)*d], c.k[l][p*d:(p+1)*d])
-					copy(c.v[l][i*d:(i+1)*d], c.v[l][p*d:(p+1)*d])
+					c.movePos(l, i, p)
 				}
 			}
 		}
@@ -156,11 +213,9 @@ func (c *Cache) GatherPerLayer(idx [][]int) error {
 	v := make([]float32, n*d)
 	for l, ix := range idx {
 		for i, p := range ix {
-			copy(k[i*d:(i+1)*d], c.k[l][p*d:(p+1)*d])
-			copy(v[i*d:(i+1)*d], c.v[l][p*d:(p+1)*d])
+			c.Pos(l, p, k[i*d:(i+1)*d], v[i*d:(i+1)*d])
 		}
-		copy(c.k[l], k)
-		copy(c.v[l], v)
+		c.setRows(l, 0, n, k, v)
 	}
 	c.n = n
 	return nil
@@ -189,8 +244,7 @@ func (c *Cache) AppendKV(k, v [][]float32, n int) error {
 		if len(k[l]) != n*c.kvDim || len(v[l]) != n*c.kvDim {
 			return fmt.Errorf("qwen: append: layer %d: want %d values", l, n*c.kvDim)
 		}
-		copy(c.k[l][c.n*c.kvDim:], k[l])
-		copy(c.v[l][c.n*c.kvDim:], v[l])
+		c.setRows(l, c.n, n, k[l], v[l])
 	}
 	c.n += n
 	return nil

@@ -235,11 +235,10 @@ func (m *Model) Forward(seqs []Seq, req Request) (*Output, error) {
 			ca := seqs[i].Cache
 			r0, r1 := o.Starts[i], o.Starts[i+1]
 			n := r1 - r0
-			copy(ca.k[l][ca.n*kvd:], w.k[r0*kvd:r1*kvd])
-			copy(ca.v[l][ca.n*kvd:], w.v[r0*kvd:r1*kvd])
+			ca.setRows(l, ca.n, n, w.k[r0*kvd:r1*kvd], w.v[r0*kvd:r1*kvd])
 			w.segs = append(w.segs, tensor.AttnSeg{
 				Q: w.q[r0*qd : r1*qd], Out: w.a[r0*qd : r1*qd],
-				K: ca.k[l][:(ca.n+n)*kvd], V: ca.v[l][:(ca.n+n)*kvd],
+				K: ca.k[l], V: ca.v[l], HeadMajor: ca.cap * hd,
 				N: n, Past: ca.n,
 			})
 		}

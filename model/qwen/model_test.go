@@ -190,6 +190,32 @@ func TestCacheOps(t *testing.T) {
 	if a.NextPos() != 5 || b.NextPos() != 11 {
 		t.Errorf("next positions %d and %d, want 5 and 11", a.NextPos(), b.NextPos())
 	}
+	// Appending past the capacity moves every head's rows (the cache is
+	// head-major inside; Layer and Pos show positions in order).
+	gr := m.NewCache(16)
+	ks, vs := make([][]float32, c.Layers()), make([][]float32, c.Layers())
+	for l := range ks {
+		ks[l], vs[l] = full.Layer(l)
+	}
+	for i := 0; i < 3; i++ {
+		if err := gr.AppendKV(ks, vs, 10); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pk, pv := make([]float32, d), make([]float32, d)
+	for l := range ks {
+		lk, lv := gr.Layer(l)
+		for p := 0; p < 30; p++ {
+			sameBits(t, "grown K", lk[p*d:(p+1)*d], ks[l][p%10*d:(p%10+1)*d])
+			sameBits(t, "grown V", lv[p*d:(p+1)*d], vs[l][p%10*d:(p%10+1)*d])
+		}
+		gr.Pos(l, 17, pk, pv)
+		sameBits(t, "Pos K", pk, ks[l][7*d:8*d])
+		sameBits(t, "Pos V", pv, vs[l][7*d:8*d])
+	}
+	if err := gr.AppendKV(ks[:1], vs, 10); err == nil {
+		t.Error("AppendKV with one layer's keys: no error")
+	}
 	if c.Bytes() != int64(10*d*4*2*m.Config.NumLayers) {
 		t.Errorf("Bytes = %d", c.Bytes())
 	}

@@ -5,6 +5,7 @@ package qwenvk
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"weak"
 
@@ -212,11 +213,11 @@ func fingerprint(dst []float32, c *qwen.Cache) []float32 {
 		return dst
 	}
 	for l := 0; l < c.Layers(); l++ {
-		k, v := c.Layer(l)
-		dst = append(dst, k[:kvd]...)
-		dst = append(dst, k[(n-1)*kvd:]...)
-		dst = append(dst, v[:kvd]...)
-		dst = append(dst, v[(n-1)*kvd:]...)
+		o := len(dst)
+		dst = slices.Grow(dst, 4*kvd)[:o+4*kvd]
+		f := dst[o:]
+		c.Pos(l, 0, f[:kvd], f[2*kvd:3*kvd])
+		c.Pos(l, n-1, f[kvd:2*kvd], f[3*kvd:])
 	}
 	return dst
 }
