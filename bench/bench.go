@@ -64,7 +64,7 @@ type ModelResult struct {
 	// moment: after each round's timed decode, gen more tokens are decoded
 	// one at a time with the limit's bandwidth measurement (the same best
 	// of 5 passes as Limits.ReadGBs) before and after each; a token's
-	// fraction is its weight bytes per second over the mean of those two,
+	// fraction is its weight bytes per second over the larger of those two,
 	// and this is the median over all rounds' tokens,
 	// DecodeBWFractionPairedIQR their quartiles. On a
 	// shared host whose bandwidth changes within a round the best-of
@@ -94,7 +94,8 @@ type ModelResult struct {
 
 // decodePaired decodes gen tokens after next into c, each between two
 // bandwidth measurements over buf, and appends each token's bandwidth fraction
-// (weight bytes ÷ its time ÷ the mean of its two measurements) to out.
+// (weight bytes ÷ its time ÷ the larger of its two measurements, the
+// stricter ruler) to out.
 func decodePaired(m *qwen.Model, c *qwen.Cache, next []int, gen int, buf []float32, out []float64) ([]float64, error) {
 	th := m.Pool.Threads()
 	w := float64(m.WeightBytes())
@@ -114,7 +115,7 @@ func decodePaired(m *qwen.Model, c *qwen.Cache, next []int, gen int, buf []float
 		next[0] = qwen.Argmax(o.LogitsRow(0))
 		settle()
 		b1 := asm.MeasureReadBandwidthIn(th, buf)
-		if b := (b0 + b1) / 2; b > 0 {
+		if b := max(b0, b1); b > 0 {
 			out = append(out, w/dt/1e9/b)
 		}
 		b0 = b1
