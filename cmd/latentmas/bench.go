@@ -29,8 +29,9 @@ round against the best limit: steady on a shared machine). Decode is
 reported as a fraction of the bandwidth (weights read per token ÷ time),
 and again paired: each round decodes as many tokens more, each between
 two bandwidth measurements, and prints the median token's fraction of
-the bandwidth of its moment (a host whose bandwidth swings within a
-round skews the best-of ratio; the paired one follows it),
+the larger of the two (a host whose bandwidth swings within a round
+skews the best-of ratio; the paired one follows it; the best-of ratio
+takes the best of all bandwidth measurements, these included),
 prefill as a fraction of the peak FLOP/s of the arithmetic used: float32
 FMA by default, VDPBF16PS with --compute bf16 (bf16 weights only: the
 activations are rounded to bfloat16 before each matrix product, as in a
