@@ -46,8 +46,8 @@
 // reload their whole accumulator vectors between parts, which keeps the
 // summation order above. Without such tiles (arm64) it sweeps a block of
 // x rows that fits L2 under each 4-row block of w (which stays in L1). m = 1 runs a row
-// after another (AVX-512: in assembly, rows of 2048 values and more four
-// at a time; AVX2: 1×1 tiles; NEON: 8-row tiles); m <= 16 uses tiles
+// after another in assembly (rows of 2048 values and more, 1024 on AVX2,
+// four at a time; NEON: 8-row tiles); m <= 16 uses tiles
 // that prefetch the next w block. bf16 is widened with one zero-masking VPERMW per 16
 // weights (AVX-512: whole 64-byte lines, two k blocks per step; fewer
 // instructions per byte keep more DRAM reads in flight, +5–10% matvec),

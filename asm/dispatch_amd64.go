@@ -25,13 +25,14 @@ var avx2Kernels = &vecKernels{
 	scale: scaleF32_avx2, add: addF32_avx2, mulScale: mulScaleF32_avx2,
 	siluMul: siluMulF32_avx2, max: maxF32_avx2, expSum: expSumF32_avx2,
 	rope: ropeF32_avx2, peakFMA: peakFMA_avx2,
-	// Matrix-vector products a row at a time with the 1×1 tiles (see mvSet).
+	// Matrix-vector products a row at a time, long rows four at a time
+	// (rows256; see mvSet).
 	f32: mmSet{tiles: tilesF32_avx2, ks: tilesKSF32_avx2, strip: mmF32_avx2_3x4_strip, ksStrip: mmF32_avx2_3x4_ks_strip,
-		mv: mvSet{tile: tilesF32_avx2[0][0], n: 1}},
+		mv: mvSet{rows: mmF32_avx2_rows, long: mmF32_avx2_rows4}},
 	bf16: mmSet{tiles: tilesBF16_avx2, ks: tilesKSBF16_avx2, strip: mmBF16_avx2_3x4_strip, ksStrip: mmBF16_avx2_3x4_ks_strip,
-		mv: mvSet{tile: tilesBF16_avx2[0][0], n: 1}},
+		mv: mvSet{rows: mmBF16_avx2_rows, long: mmBF16_avx2_rows4}},
 	f16: mmSet{tiles: tilesF16_avx2, ks: tilesKSF16_avx2, strip: mmF16_avx2_3x4_strip, ksStrip: mmF16_avx2_3x4_ks_strip,
-		mv: mvSet{tile: tilesF16_avx2[0][0], n: 1}},
+		mv: mvSet{rows: mmF16_avx2_rows, long: mmF16_avx2_rows4}},
 }
 
 func archLevels() []*impl {

@@ -69,6 +69,24 @@ func mmBF16_avx512_rows4(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsa
 func mmF16_avx512_rows4(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)
 
 //go:noescape
+func mmF32_avx2_rows(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)
+
+//go:noescape
+func mmF32_avx2_rows4(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)
+
+//go:noescape
+func mmBF16_avx2_rows(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)
+
+//go:noescape
+func mmBF16_avx2_rows4(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)
+
+//go:noescape
+func mmF16_avx2_rows(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)
+
+//go:noescape
+func mmF16_avx2_rows4(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)
+
+//go:noescape
 func nnF32_avx512_1x64(x unsafe.Pointer, ldx uintptr, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, ldy uintptr, kk uintptr)
 
 //go:noescape
