@@ -343,18 +343,10 @@ func tile(b *buf, s isa, dt dtype, mr, nr int, dp, pfNext bool, unroll int, ks b
 	if s.name == "avx512" {
 		reduce512(b, s, mr, nr, acc)
 	} else {
-		// Per accumulator: s4[i]=l[i]+l[i+4], s2[i]=s4[i]+s4[i+2],
-		// s=s2[0]+s2[1].
+		// Per accumulator (reduce256).
 		for t := 0; t < mr; t++ {
 			for r := 0; r < nr; r++ {
-				a := acc(t, r)
-				b.p("\tVEXTRACTF128 $1, %s, X12", s.r(a))
-				b.p("\tVADDPS X12, %s, %s", x(a), x(a))
-				b.p("\tVPERMILPS $0x4E, %s, X12", x(a))
-				b.p("\tVADDPS X12, %s, %s", x(a), x(a))
-				b.p("\tVPERMILPS $0xB1, %s, X12", x(a))
-				b.p("\tVADDSS X12, %s, %s", x(a), x(a))
-				b.p("\tVMOVSS %s, %s", x(a), rowAddr("R8", "R9", "R11", t, 4*r))
+				reduce256(b, acc(t, r), rowAddr("R8", "R9", "R11", t, 4*r))
 			}
 		}
 	}
@@ -427,13 +419,7 @@ func rowsKernel(b *buf, dt string, four bool) string {
 	if four {
 		name += "4"
 	}
-	b.p("// func %s(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)", name)
-	b.p("TEXT ·%s(SB), NOSPLIT, $0-48", name)
-	for i, a := range []struct{ arg, reg string }{{"x", "AX"}, {"w", "DX"}, {"ldw", "BX"}, {"y", "R8"}, {"nblk", "R13"}, {"rows", "R12"}} {
-		b.p("\tMOVQ %s+%d(FP), %s", a.arg, 8*i, a.reg)
-	}
-	b.p("\tTESTQ R12, R12")
-	b.p("\tJEQ done")
+	rowsHeader(b, name)
 	reduceSetup512(b, 1, 1)
 	if dt == "BF16" {
 		// The VPERMW indices in Z28/Z29 (reduce512 takes Z31).
@@ -508,10 +494,32 @@ func rowsKernel(b *buf, dt string, four bool) string {
 		b.p("\tJNE %s", label)
 		b.p("%s:", end)
 	}
+	rowsBody(b, four, func(a int) { b.p("\tVPXORD Z%d, Z%d, Z%d", a, a, a) }, kLoop, reduce)
+	return name
+}
+
+// rowsHeader emits a row loop's TEXT line and argument loads: x in AX, w
+// in DX, ldw in BX, y in R8, nblk in R13, rows in R12 (none: to done).
+func rowsHeader(b *buf, name string) {
+	b.p("// func %s(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)", name)
+	b.p("TEXT ·%s(SB), NOSPLIT, $0-48", name)
+	for i, a := range []struct{ arg, reg string }{{"x", "AX"}, {"w", "DX"}, {"ldw", "BX"}, {"y", "R8"}, {"nblk", "R13"}, {"rows", "R12"}} {
+		b.p("\tMOVQ %s+%d(FP), %s", a.arg, 8*i, a.reg)
+	}
+	b.p("\tTESTQ R12, R12")
+	b.p("\tJEQ done")
+}
+
+// rowsBody emits the rows of a row loop (after rowsHeader): with four,
+// row i of each quarter together (accumulators 0–3, rows4x512's order),
+// then the rest a row at a time (accumulator 0), each row's k loop by
+// kLoop (from SI, DI, R10 = nblk) and its sum stored at (R8) by reduce;
+// zero clears an accumulator.
+func rowsBody(b *buf, four bool, zero func(a int), kLoop func(label string, addrs []string), reduce func(a int)) {
 	if four {
 		// R14 groups left (q = rows/4); R9 a quarter's offset in w (q·ldw),
-		// R11 three quarters', CX a quarter's in y (4q; reduceSetup512 is
-		// done with CX). The last rows%4 rows start at row 4q.
+		// R11 three quarters', CX a quarter's in y (4q; any setup is done
+		// with CX). The last rows%4 rows start at row 4q.
 		b.p("\tMOVQ R12, R14")
 		b.p("\tSHRQ $2, R14")
 		b.p("\tJEQ rest")
@@ -524,7 +532,7 @@ func rowsKernel(b *buf, dt string, four bool) string {
 		b.p("\tMOVQ DX, DI")
 		b.p("\tMOVQ R13, R10")
 		for a := 0; a < 4; a++ {
-			b.p("\tVPXORD Z%d, Z%d, Z%d", a, a, a)
+			zero(a)
 		}
 		kLoop("gloop", []string{"(DI)", "(DI)(R9*1)", "(DI)(R9*2)", "(DI)(R11*1)"})
 		for a := 0; a < 4; a++ {
@@ -552,7 +560,7 @@ func rowsKernel(b *buf, dt string, four bool) string {
 	b.p("\tMOVQ AX, SI")
 	b.p("\tMOVQ DX, DI")
 	b.p("\tMOVQ R13, R10")
-	b.p("\tVPXORD Z0, Z0, Z0")
+	zero(0)
 	kLoop("loop", []string{"(DI)"})
 	reduce(0)
 	b.p("\tADDQ BX, DX")
@@ -563,7 +571,18 @@ func rowsKernel(b *buf, dt string, four bool) string {
 	b.p("\tVZEROUPPER")
 	b.p("\tRET")
 	b.p("")
-	return name
+}
+
+// reduce256 emits the AVX2 tiles' sum of accumulator Ya (X12 scratch),
+// s4[i]=l[i]+l[i+4], s2[i]=s4[i]+s4[i+2], s=s2[0]+s2[1], stored at dst.
+func reduce256(b *buf, a int, dst string) {
+	b.p("\tVEXTRACTF128 $1, Y%d, X12", a)
+	b.p("\tVADDPS X12, X%d, X%d", a, a)
+	b.p("\tVPERMILPS $0x4E, X%d, X12", a)
+	b.p("\tVADDPS X12, X%d, X%d", a, a)
+	b.p("\tVPERMILPS $0xB1, X%d, X12", a)
+	b.p("\tVADDSS X12, X%d, X%d", a, a)
+	b.p("\tVMOVSS X%d, %s", a, dst)
 }
 
 // rows256 is rows512 for AVX2: the 1×1 tile of its type (one accumulator
@@ -586,13 +605,7 @@ func rows256(b *buf, dt dtype, four bool) string {
 	if four {
 		name += "4"
 	}
-	b.p("// func %s(x unsafe.Pointer, w unsafe.Pointer, ldw uintptr, y unsafe.Pointer, nblk uintptr, rows uintptr)", name)
-	b.p("TEXT ·%s(SB), NOSPLIT, $0-48", name)
-	for i, a := range []struct{ arg, reg string }{{"x", "AX"}, {"w", "DX"}, {"ldw", "BX"}, {"y", "R8"}, {"nblk", "R13"}, {"rows", "R12"}} {
-		b.p("\tMOVQ %s+%d(FP), %s", a.arg, 8*i, a.reg)
-	}
-	b.p("\tTESTQ R12, R12")
-	b.p("\tJEQ done")
+	rowsHeader(b, name)
 	// kLoop runs the rows at addrs, accumulator a (Ya) for addrs[a], w
 	// widened into Y(8+a), x in Y12: the 1×1 tile's operations per row.
 	kLoop := func(label string, addrs []string) {
@@ -619,71 +632,8 @@ func rows256(b *buf, dt dtype, four bool) string {
 		b.p("\tJNE %s", label)
 		b.p("%send:", label)
 	}
-	// reduce is the AVX2 tile's: s4[i]=l[i]+l[i+4], s2[i]=s4[i]+s4[i+2],
-	// s=s2[0]+s2[1], stored at (R8).
-	reduce := func(a int) {
-		b.p("\tVEXTRACTF128 $1, Y%d, X12", a)
-		b.p("\tVADDPS X12, X%d, X%d", a, a)
-		b.p("\tVPERMILPS $0x4E, X%d, X12", a)
-		b.p("\tVADDPS X12, X%d, X%d", a, a)
-		b.p("\tVPERMILPS $0xB1, X%d, X12", a)
-		b.p("\tVADDSS X12, X%d, X%d", a, a)
-		b.p("\tVMOVSS X%d, (R8)", a)
-	}
-	if four {
-		// As rows4x512: R14 groups (q = rows/4), R9 a quarter's offset in
-		// w (q·ldw), R11 three quarters', CX a quarter's in y (4q).
-		b.p("\tMOVQ R12, R14")
-		b.p("\tSHRQ $2, R14")
-		b.p("\tJEQ rest")
-		b.p("\tMOVQ R14, R9")
-		b.p("\tIMULQ BX, R9")
-		b.p("\tLEAQ (R9)(R9*2), R11")
-		b.p("\tLEAQ (R14*4), CX")
-		b.p("group:")
-		b.p("\tMOVQ AX, SI")
-		b.p("\tMOVQ DX, DI")
-		b.p("\tMOVQ R13, R10")
-		for a := 0; a < 4; a++ {
-			b.p("\tVXORPS Y%d, Y%d, Y%d", a, a, a)
-		}
-		kLoop("gloop", []string{"(DI)", "(DI)(R9*1)", "(DI)(R9*2)", "(DI)(R11*1)"})
-		for a := 0; a < 4; a++ {
-			if a > 0 {
-				b.p("\tADDQ CX, R8")
-			}
-			reduce(a)
-		}
-		b.p("\tSUBQ CX, R8")
-		b.p("\tSUBQ CX, R8")
-		b.p("\tSUBQ CX, R8")
-		b.p("\tADDQ BX, DX")
-		b.p("\tADDQ $4, R8")
-		b.p("\tDECQ R14")
-		b.p("\tJNE group")
-		b.p("\tADDQ R11, DX")
-		b.p("\tADDQ CX, R8")
-		b.p("\tADDQ CX, R8")
-		b.p("\tADDQ CX, R8")
-		b.p("rest:")
-		b.p("\tANDQ $3, R12")
-		b.p("\tJEQ done")
-	}
-	b.p("row:")
-	b.p("\tMOVQ AX, SI")
-	b.p("\tMOVQ DX, DI")
-	b.p("\tMOVQ R13, R10")
-	b.p("\tVXORPS Y0, Y0, Y0")
-	kLoop("loop", []string{"(DI)"})
-	reduce(0)
-	b.p("\tADDQ BX, DX")
-	b.p("\tADDQ $4, R8")
-	b.p("\tDECQ R12")
-	b.p("\tJNE row")
-	b.p("done:")
-	b.p("\tVZEROUPPER")
-	b.p("\tRET")
-	b.p("")
+	reduce := func(a int) { reduce256(b, a, "(R8)") }
+	rowsBody(b, four, func(a int) { b.p("\tVXORPS Y%d, Y%d, Y%d", a, a, a) }, kLoop, reduce)
 	return name
 }
 
