@@ -68,7 +68,7 @@ run, generate and logits).`, stderr)
 	}
 	defer m.Close()
 	r, err := bench.RunModel(m, *shape, *prompt, *gen, *rounds, func(round int) {
-		fmt.Fprintf(stderr, "round %d/%d: machine limits with %d threads, prefill %d tokens, decode %d tokens...\n",
+		fmt.Fprintf(stderr, "round %d/%d: machine limits with %d threads, prefill %d tokens, decode %d tokens, then %[5]d more each between bandwidth measurements...\n",
 			round+1, *rounds, m.Pool.Threads(), *prompt, *gen)
 	})
 	if err != nil {
