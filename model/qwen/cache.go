@@ -88,13 +88,15 @@ func (c *Cache) setRows(l, at, n int, k, v []float32) {
 	}
 }
 
-// movePos copies position from to position to in every head of layer l.
-func (c *Cache) movePos(l, to, from int) {
+// moveHeads copies n positions from position from of src's keys and
+// values (head-major in a capacity of scap positions) to position to of
+// dst's (capacity dcap), head by head; src and dst may be the same layer.
+func (c *Cache) moveHeads(dk, dv []float32, dcap, to int, sk, sv []float32, scap, from, n int) {
 	hd := c.hd
 	for h := 0; h < c.kvDim/hd; h++ {
-		b := h * c.cap * hd
-		copy(c.k[l][b+to*hd:b+(to+1)*hd], c.k[l][b+from*hd:b+(from+1)*hd])
-		copy(c.v[l][b+to*hd:b+(to+1)*hd], c.v[l][b+from*hd:b+(from+1)*hd])
+		d, s := h*dcap*hd+to*hd, h*scap*hd+from*hd
+		copy(dk[d:d+n*hd], sk[s:s+n*hd])
+		copy(dv[d:d+n*hd], sv[s:s+n*hd])
 	}
 }
 
@@ -113,16 +115,10 @@ func (c *Cache) reserve(total int) {
 	// 4 KiB page faults on that first touch cost up to a tenth of it.
 	per := nc * c.kvDim
 	slab := tensor.HugeF32(2 * c.layers * per)
-	hd := c.hd
 	for l := 0; l < c.layers; l++ {
 		k := slab[2*l*per : (2*l+1)*per : (2*l+1)*per]
 		v := slab[(2*l+1)*per : (2*l+2)*per : (2*l+2)*per]
-		if c.n > 0 {
-			for h := 0; h < c.kvDim/hd; h++ {
-				copy(k[h*nc*hd:], c.k[l][h*c.cap*hd:h*c.cap*hd+c.n*hd])
-				copy(v[h*nc*hd:], c.v[l][h*c.cap*hd:h*c.cap*hd+c.n*hd])
-			}
-		}
+		c.moveHeads(k, v, nc, 0, c.k[l], c.v[l], c.cap, 0, c.n)
 		c.k[l], c.v[l] = k, v
 	}
 	c.cap = nc
@@ -137,12 +133,8 @@ func (c *Cache) Clone() *Cache {
 	d.k = make([][]float32, c.layers)
 	d.v = make([][]float32, c.layers)
 	d.reserve(max(c.n, 16))
-	hd := c.hd
 	for l := 0; l < c.layers; l++ {
-		for h := 0; h < c.kvDim/hd; h++ {
-			copy(d.k[l][h*d.cap*hd:], c.k[l][h*c.cap*hd:h*c.cap*hd+c.n*hd])
-			copy(d.v[l][h*d.cap*hd:], c.v[l][h*c.cap*hd:h*c.cap*hd+c.n*hd])
-		}
+		c.moveHeads(d.k[l], d.v[l], d.cap, 0, c.k[l], c.v[l], c.cap, 0, c.n)
 	}
 	d.n = c.n
 	return d
@@ -158,13 +150,8 @@ func (c *Cache) KeepLast(k int) {
 	if k >= c.n {
 		return
 	}
-	hd := c.hd
 	for l := 0; l < c.layers; l++ {
-		for h := 0; h < c.kvDim/hd; h++ {
-			b := h * c.cap * hd
-			copy(c.k[l][b:], c.k[l][b+(c.n-k)*hd:b+c.n*hd])
-			copy(c.v[l][b:], c.v[l][b+(c.n-k)*hd:b+c.n*hd])
-		}
+		c.moveHeads(c.k[l], c.v[l], c.cap, 0, c.k[l], c.v[l], c.cap, c.n-k, k)
 	}
 	c.n = k
 }
@@ -202,7 +189,7 @@ func (c *Cache) GatherPerLayer(idx [][]int) error {
 		for l, ix := range idx {
 			for i, p := range ix {
 				if i != p {
-					c.movePos(l, i, p)
+					c.moveHeads(c.k[l], c.v[l], c.cap, i, c.k[l], c.v[l], c.cap, p, 1)
 				}
 			}
 		}
