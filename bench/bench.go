@@ -93,16 +93,16 @@ type ModelResult struct {
 }
 
 // decodePaired decodes gen tokens after next into c, each between two
-// bandwidth measurements over buf (the best of which it also returns), and appends each token's bandwidth fraction
-// (weight bytes ÷ its time ÷ the larger of its two measurements, the
-// stricter ruler) to out.
+// bandwidth measurements over buf (the best of which it also returns),
+// and appends each token's bandwidth fraction (weight bytes ÷ its time ÷
+// the larger of its two measurements, the stricter ruler) to out.
 func decodePaired(m *qwen.Model, c *qwen.Cache, next []int, gen int, buf []float32, out []float64) ([]float64, float64, error) {
 	th := m.Pool.Threads()
 	w := float64(m.WeightBytes())
-	// The pool's workers spin for a while after an operation (see
-	// tensor.Pool); a measurement waits until they have parked, so they
-	// do not share its cores.
-	settle := func() { time.Sleep(3 * time.Millisecond) }
+	// The pool's workers spin for tensor.SpinWait after an operation; a
+	// measurement waits until they have parked, so they do not share its
+	// cores.
+	settle := func() { time.Sleep(tensor.SpinWait + time.Millisecond) }
 	settle()
 	b0 := asm.MeasureReadBandwidthIn(th, buf)
 	best := b0

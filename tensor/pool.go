@@ -24,7 +24,7 @@ type Job interface {
 // each layer), separated by a little serial work. Waking a parked goroutine
 // takes tens of microseconds (a futex round trip), which at that rate left
 // the second core idle a fifth of the time. So between operations workers
-// spin on the operation counter for a while (spinWait) before they park,
+// spin on the operation counter for a while (SpinWait) before they park,
 // and the caller spins likewise while it waits for the last chunk.
 //
 // A Pool runs one operation at a time: Run must not be called concurrently
@@ -114,7 +114,7 @@ func (r *ownedRange) take(g uint64, front bool) (lo, hi int, ok bool) {
 // 37.2 → 37.9 (bf16 compute, 24 of 40); prefill-512 462 → 468 (8 of 12).
 const claimDiv = 8
 
-// spinWait is how long an idle worker, or the caller waiting for workers,
+// SpinWait is how long an idle worker, or the caller waiting for workers,
 // polls before it parks. 200 µs parked a worker about once a decode token
 // (the serial work between tokens: argmax, embedding) and the caller every
 // other one (the worker's virtual CPU descheduled by the host), and on a
@@ -124,7 +124,7 @@ const claimDiv = 8
 // (float32), Qwen3-0.6B 24.4 → 27.3; parks a token 0.9–1.6 → under 0.1
 // (worker), 0.5–0.7 → under 0.15 (caller). 20 ms gained no more. An idle
 // pool so burns at most 2 ms of CPU a worker before it sleeps.
-const spinWait = 2 * time.Millisecond
+const SpinWait = 2 * time.Millisecond
 
 // NewPool starts a pool of threads workers (the calling goroutine counts as
 // one of them). threads ≤ 0 means runtime.NumCPU().
@@ -154,7 +154,7 @@ func (p *Pool) Close() {
 	p.mu.Unlock()
 }
 
-// spin polls cond until it is true or spinWait has passed; it reports
+// spin polls cond until it is true or SpinWait has passed; it reports
 // whether cond became true.
 func spin(cond func() bool) bool {
 	var t0 time.Time
@@ -168,7 +168,7 @@ func spin(cond func() bool) bool {
 			runtime.Gosched()
 			if t0.IsZero() {
 				t0 = time.Now()
-			} else if time.Since(t0) > spinWait {
+			} else if time.Since(t0) > SpinWait {
 				return false
 			}
 		}
