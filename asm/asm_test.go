@@ -541,5 +541,69 @@ func TestMeasure(t *testing.T) {
 		if bw := MeasureReadBandwidthIn(2, buf[:bwRow]); bw != 0 {
 			t.Errorf("buffer of one row for 2 threads: %v GB/s, want 0", bw)
 		}
+		regions := [][]float32{buf[:5000], buf[6000:6001], nil, buf[7000 : 300000-7]}
+		if bw := MeasureReadBandwidthOver(2, regions); !(bw > 0) || math.IsInf(bw, 0) {
+			t.Errorf("regions: read bandwidth %v GB/s", bw)
+		}
 	})
+}
+
+// splitShares gives each thread the same whole number of rows, as
+// consecutive pieces of the regions taken in order.
+func TestSplitShares(t *testing.T) {
+	mk := func(lens ...int) [][]float32 {
+		var rs [][]float32
+		for _, n := range lens {
+			rs = append(rs, make([]float32, n))
+		}
+		return rs
+	}
+	for _, tc := range []struct {
+		threads int
+		lens    []int
+	}{
+		{1, []int{bwRow}},
+		{2, []int{bwRow}},
+		{2, []int{3 * bwRow}},
+		{2, []int{5000, 1, 0, 290000}},
+		{3, []int{100, 200, 5 * bwRow, 7}},
+		{2, []int{bwRow, bwRow}},
+		{4, []int{10 * bwRow, 3, 3 * bwRow}},
+	} {
+		regions := mk(tc.lens...)
+		total := 0
+		for _, n := range tc.lens {
+			total += n
+		}
+		share := total / tc.threads / bwRow * bwRow
+		got := splitShares(tc.threads, regions)
+		if share == 0 {
+			if got != nil {
+				t.Errorf("%d threads over %v: %d shares, want none", tc.threads, tc.lens, len(got))
+			}
+			continue
+		}
+		if len(got) != tc.threads {
+			t.Fatalf("%d threads over %v: %d shares", tc.threads, tc.lens, len(got))
+		}
+		// Walk the regions alongside the pieces: each piece must be the
+		// next values of the concatenation.
+		ri, off := 0, 0
+		for th, ps := range got {
+			n := 0
+			for _, p := range ps {
+				for len(regions[ri]) == off {
+					ri, off = ri+1, 0
+				}
+				if len(p) == 0 || &p[0] != &regions[ri][off] || off+len(p) > len(regions[ri]) {
+					t.Fatalf("%d threads over %v: share %d piece at region %d offset %d is not the next values", tc.threads, tc.lens, th, ri, off)
+				}
+				off += len(p)
+				n += len(p)
+			}
+			if n != share {
+				t.Errorf("%d threads over %v: share %d holds %d values, want %d", tc.threads, tc.lens, th, n, share)
+			}
+		}
+	}
 }

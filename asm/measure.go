@@ -35,37 +35,102 @@ func MeasureReadBandwidth(threads int, bytes int) float64 {
 // MeasureReadBandwidthIn is MeasureReadBandwidth over buf, which the caller
 // keeps for repeated measurements (its values do not matter).
 func MeasureReadBandwidthIn(threads int, buf []float32) float64 {
+	return MeasureReadBandwidthOver(threads, [][]float32{buf})
+}
+
+// MeasureReadBandwidthOver is MeasureReadBandwidth over memory the caller
+// already holds: regions, taken in order as one sequence and cut into one
+// contiguous share a thread. Their values do not matter but are read as
+// float32 (bfloat16 or float16 data may be passed reinterpreted), so a
+// benchmark can measure the bandwidth of the very pages it reads, such as
+// a model's weights: a separate buffer costs memory, and a host that
+// overcommits its memory pages the least recently touched out, the
+// weights included, once a half-gigabyte buffer has been read between
+// decode tokens. The matrix-vector pattern reads each piece's whole rows
+// of 1024 values; a tail shorter than a row is read by the stream alone.
+// It returns 0 if the regions hold less than a row a thread.
+func MeasureReadBandwidthOver(threads int, regions [][]float32) float64 {
 	if threads < 1 {
 		threads = 1
 	}
-	return measureRead(threads, buf, 5)
+	pieces := splitShares(threads, regions)
+	if pieces == nil {
+		return 0
+	}
+	return measureRead(pieces, 5)
+}
+
+// splitShares cuts the concatenation of regions into threads shares of
+// the same whole number of rows of bwRow values (the rest is left out) and
+// returns each share as its pieces, in order; nil if a share would be empty.
+func splitShares(threads int, regions [][]float32) [][][]float32 {
+	total := 0
+	for _, r := range regions {
+		total += len(r)
+	}
+	share := total / threads / bwRow * bwRow
+	if share == 0 {
+		return nil
+	}
+	pieces := make([][][]float32, threads)
+	t, room := 0, share
+	for _, r := range regions {
+		for len(r) > 0 && t < threads {
+			n := min(len(r), room)
+			pieces[t] = append(pieces[t], r[:n])
+			r, room = r[n:], room-n
+			if room == 0 {
+				t, room = t+1, share
+			}
+		}
+	}
+	return pieces
 }
 
 // bwRow is the row length, in float32 values, of measureRead's
 // matrix-vector pattern.
 const bwRow = 1024
 
-func measureRead(threads int, buf []float32, reps int) float64 {
-	chunk := len(buf) / threads / bwRow * bwRow
-	if chunk == 0 {
-		return 0
-	}
+// measureRead returns the faster of the stream and the matrix-vector
+// pattern over the threads' pieces, the best of reps passes each.
+func measureRead(pieces [][][]float32, reps int) float64 {
+	threads := len(pieces)
 	sink := make([]float32, threads)
 	k := cur.sumSqF32
 	one := runParallel(threads, reps, func(i int) {
-		sink[i] += k(buf[i*chunk : (i+1)*chunk])
+		for _, p := range pieces[i] {
+			sink[i] += k(p)
+		}
 	})
+	all := 0
+	for _, ps := range pieces {
+		for _, p := range ps {
+			all += len(p)
+		}
+	}
 	if cur.name == "generic" {
 		// Pure Go is compute bound here; it would only take long.
-		return float64(chunk*threads*4) / one / 1e9
+		return float64(all*4) / one / 1e9
 	}
 	x := make([]float32, bwRow)
-	y := make([]float32, len(buf)/bwRow)
-	rows := chunk / bwRow
+	ys := make([][]float32, threads)
+	rowsAll := 0
+	for i, ps := range pieces {
+		most := 0
+		for _, p := range ps {
+			most = max(most, len(p)/bwRow)
+			rowsAll += len(p) / bwRow
+		}
+		ys[i] = make([]float32, most)
+	}
 	many := runParallel(threads, reps, func(i int) {
-		cur.matMulF32(y[i*rows:], rows, x, bwRow, buf[i*chunk:(i+1)*chunk], bwRow, 1, rows, bwRow)
+		for _, p := range pieces[i] {
+			if rows := len(p) / bwRow; rows > 0 {
+				cur.matMulF32(ys[i], rows, x, bwRow, p, bwRow, 1, rows, bwRow)
+			}
+		}
 	})
-	return float64(chunk*threads*4) / min(one, many) / 1e9
+	return max(float64(all*4)/one, float64(rowsAll*bwRow*4)/many) / 1e9
 }
 
 // MeasurePeakFMA returns the float32 fused multiply-add throughput in

@@ -22,8 +22,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 
 Builds a model with random weights and the exact shapes of a real Qwen
 checkpoint (qwen2.5-0.5b, qwen3-0.6b, qwen3-4b) in memory, measures this
-machine's memory read bandwidth and peak FMA/BF16 throughput with the
-project's own kernels, then times a prefill and a greedy decode, in
+machine's memory read bandwidth (over the model's weights, the first
+512 MB) and peak FMA/BF16 throughput with the project's own kernels,
+then times a prefill and a greedy decode, in
 rounds that each measure the limits next to their own work (the best
 round against the best limit: steady on a shared machine). Decode is
 reported as a fraction of the bandwidth (weights read per token ÷ time),

@@ -232,14 +232,23 @@ func (m *Model) Close() error {
 // WeightBytes is the size of all weight matrices as stored (what one decode
 // step must read), counting a tied embedding once.
 func (m *Model) WeightBytes() int64 {
-	n := m.LMHead.Bytes()
-	for i := range m.Layers {
-		L := &m.Layers[i]
-		for _, w := range []*tensor.Mat{&L.Q, &L.K, &L.V, &L.O, &L.Gate, &L.Up, &L.Down} {
-			n += w.Bytes()
-		}
+	var n int64
+	for _, w := range m.WeightMats() {
+		n += w.Bytes()
 	}
 	return n
+}
+
+// WeightMats lists the weight matrices one decode step reads, in the
+// order it reads them (each layer's, then the output projection, a tied
+// embedding once). The norms' small vectors are left out.
+func (m *Model) WeightMats() []*tensor.Mat {
+	ws := make([]*tensor.Mat, 0, 7*len(m.Layers)+1)
+	for i := range m.Layers {
+		L := &m.Layers[i]
+		ws = append(ws, &L.Q, &L.K, &L.V, &L.O, &L.Gate, &L.Up, &L.Down)
+	}
+	return append(ws, &m.LMHead)
 }
 
 // binder looks tensors up and checks their shapes, keeping the first error.
