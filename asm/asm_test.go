@@ -545,6 +545,12 @@ func TestMeasure(t *testing.T) {
 		if bw := MeasureReadBandwidthOver(2, regions); !(bw > 0) || math.IsInf(bw, 0) {
 			t.Errorf("regions: read bandwidth %v GB/s", bw)
 		}
+		if bw := MeasureReadBandwidthOnce(2, regions); !(bw > 0) || math.IsInf(bw, 0) {
+			t.Errorf("regions, one pass: read bandwidth %v GB/s", bw)
+		}
+		if bw := MeasureReadBandwidthOnce(2, [][]float32{buf[:bwRow]}); bw != 0 {
+			t.Errorf("one pass over one row for 2 threads: %v GB/s, want 0", bw)
+		}
 	})
 }
 

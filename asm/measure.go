@@ -87,6 +87,17 @@ func splitShares(threads int, regions [][]float32) [][][]float32 {
 	return pieces
 }
 
+// MeasureReadBandwidthOnce is MeasureReadBandwidthOver from one pass of
+// each pattern instead of the best of five: the bandwidth of one moment,
+// for a comparison with work timed once at the moment next to it.
+func MeasureReadBandwidthOnce(threads int, regions [][]float32) float64 {
+	pieces := splitShares(max(threads, 1), regions)
+	if pieces == nil {
+		return 0
+	}
+	return measureRead(pieces, 1)
+}
+
 // bwRow is the row length, in float32 values, of measureRead's
 // matrix-vector pattern.
 const bwRow = 1024

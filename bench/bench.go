@@ -62,18 +62,20 @@ type ModelResult struct {
 	DecodeGBs        float64 `json:"decode_gb_s"`
 	PrefillGFlops    float64 `json:"prefill_gflop_s"`
 	DecodeBWFraction float64 `json:"decode_bw_fraction"`
-	// DecodeBWFractionPaired is decode against the bandwidth of the same
-	// moment: after each round's timed decode, gen more tokens are decoded
-	// one at a time with the limit's bandwidth measurement (the same best
-	// of 5 passes as Limits.ReadGBs) before and after each; a token's
-	// fraction is its weight bytes per second over the larger of those two,
-	// and this is the median over all rounds' tokens,
-	// DecodeBWFractionPairedIQR their quartiles. On a
-	// shared host whose bandwidth changes within a round the best-of
-	// ratio (DecodeBWFraction) compares a decode round with a limit
-	// measured at another moment; the paired one does not.
-	DecodeBWFractionPaired    float64    `json:"decode_bw_fraction_paired"`
-	DecodeBWFractionPairedIQR [2]float64 `json:"decode_bw_fraction_paired_iqr"`
+	// DecodeBWFractionInterleaved is decode against the read bandwidth
+	// of the same moments, each measured as a token is: after each round's
+	// timed decode, gen more tokens are decoded, each right after one
+	// pass of the limit's bandwidth measurement (one of each pattern, the
+	// faster) over all the weights it reads; this is the median token's
+	// rate (weight bytes per second) over the median pass's, all rounds
+	// together, and DecodeBWFractionInterleavedIQR the tokens' quartiles
+	// over that median. On a shared host the best-of ratio
+	// (DecodeBWFraction) compares a decode round with a limit measured at
+	// another moment, and a best of many passes with a token timed once
+	// (the host's bandwidth moves by a fifth from one pass to the next);
+	// the interleaved one compares like with like.
+	DecodeBWFractionInterleaved    float64    `json:"decode_bw_fraction_interleaved"`
+	DecodeBWFractionInterleavedIQR [2]float64 `json:"decode_bw_fraction_interleaved_iqr"`
 	// DecodeKVBytes is the float32 keys and values a decode step reads
 	// from the cache, on average over the decoded tokens (all layers), and
 	// DecodeReadFraction the bandwidth fraction of weights and cache
@@ -94,37 +96,28 @@ type ModelResult struct {
 	Limits    Limits `json:"limits"`
 }
 
-// decodePaired decodes gen tokens after next into c, each between two
-// bandwidth measurements over regions (the best of which it also returns),
-// and appends each token's bandwidth fraction (weight bytes ÷ its time ÷
-// the larger of its two measurements, the stricter ruler) to out.
-func decodePaired(m *qwen.Model, c *qwen.Cache, next []int, gen int, regions [][]float32, out []float64) ([]float64, float64, error) {
+// decodeInterleaved decodes gen tokens after next into c, each right
+// after one pass of the bandwidth measurement over all (all the weights a
+// token reads), and appends the tokens' rates (weight GB/s) to toks and
+// the passes' to reads.
+func decodeInterleaved(m *qwen.Model, c *qwen.Cache, next []int, gen int, all [][]float32, toks, reads []float64) ([]float64, []float64, error) {
 	th := m.Pool.Threads()
 	w := float64(m.WeightBytes())
-	// The pool's workers spin for tensor.SpinWait after an operation; a
-	// measurement waits until they have parked, so they do not share its
-	// cores.
-	settle := func() { time.Sleep(tensor.SpinWait + time.Millisecond) }
-	settle()
-	b0 := asm.MeasureReadBandwidthOver(th, regions)
-	best := b0
 	for i := 0; i < gen; i++ {
+		// The pool's workers spin for tensor.SpinWait after an operation;
+		// the pass waits until they have parked, so they do not share its
+		// cores (the token then pays their wake-up, not the pass).
+		time.Sleep(tensor.SpinWait + time.Millisecond)
+		reads = append(reads, asm.MeasureReadBandwidthOnce(th, all))
 		t0 := time.Now()
 		o, err := m.Forward([]qwen.Seq{{Cache: c, IDs: next}}, qwen.Request{Logits: qwen.LogitsLast})
 		if err != nil {
-			return out, best, err
+			return toks, reads, err
 		}
-		dt := time.Since(t0).Seconds()
+		toks = append(toks, w/time.Since(t0).Seconds()/1e9)
 		next[0] = qwen.Argmax(o.LogitsRow(0))
-		settle()
-		b1 := asm.MeasureReadBandwidthOver(th, regions)
-		best = max(best, b1)
-		if b := max(b0, b1); b > 0 {
-			out = append(out, w/dt/1e9/b)
-		}
-		b0 = b1
 	}
-	return out, best, nil
+	return toks, reads, nil
 }
 
 // limitBytes bounds the memory a bandwidth measurement reads: well above
@@ -195,7 +188,7 @@ func layerFlops(m *qwen.Model) float64 {
 // m in rounds, each measuring the machine's limits right before its own
 // prefill and decode, and reports the best round of each figure against
 // the best measured limit (for the bandwidth, the best of every
-// measurement of the run, the paired decode's included). A shared machine
+// measurement of the run, the interleaved decode's passes included). A shared machine
 // slows the kernels and the limit measurements alike while a neighbour is
 // busy; the best rounds are the quiet ones, so the ratio of the bests is
 // far steadier than one pass. progress, if not nil, is called before each round.
@@ -213,7 +206,8 @@ func RunModel(m *qwen.Model, shape string, prompt, gen, rounds int, progress fun
 	}
 	c := m.NewCache(prompt + 2*gen + 1)
 	pre, dec := math.Inf(1), math.Inf(1)
-	var paired []float64
+	var toks, reads []float64
+	all := weightRegions(m, math.MaxInt)
 	lim := Limits{Threads: m.Pool.Threads()}
 	regions := weightRegions(m, limitBytes)
 	for round := 0; round < rounds; round++ {
@@ -242,19 +236,21 @@ func RunModel(m *qwen.Model, shape string, prompt, gen, rounds int, progress fun
 			next[0] = qwen.Argmax(out.LogitsRow(0))
 		}
 		dec = min(dec, time.Since(t0).Seconds())
-		var bw float64
-		if paired, bw, err = decodePaired(m, c, next, gen, regions, paired); err != nil {
+		if toks, reads, err = decodeInterleaved(m, c, next, gen, all, toks, reads); err != nil {
 			return r, err
 		}
-		// Its measurements are limit measurements too: the best-of
-		// ratios are taken against the best of all of them.
-		lim.ReadGBs = max(lim.ReadGBs, bw)
 	}
-	if len(paired) > 0 {
-		sort.Float64s(paired)
-		q := func(f float64) float64 { return paired[int(f*float64(len(paired)-1)+0.5)] }
-		r.DecodeBWFractionPaired = q(0.5)
-		r.DecodeBWFractionPairedIQR = [2]float64{q(0.25), q(0.75)}
+	if len(toks) > 0 {
+		sort.Float64s(toks)
+		sort.Float64s(reads)
+		q := func(xs []float64, f float64) float64 { return xs[int(f*float64(len(xs)-1)+0.5)] }
+		// Its passes are limit measurements too: the best-of ratios are
+		// taken against the best of all of them.
+		lim.ReadGBs = max(lim.ReadGBs, reads[len(reads)-1])
+		if rd := q(reads, 0.5); rd > 0 {
+			r.DecodeBWFractionInterleaved = q(toks, 0.5) / rd
+			r.DecodeBWFractionInterleavedIQR = [2]float64{q(toks, 0.25) / rd, q(toks, 0.75) / rd}
+		}
 	}
 	r.Limits = lim
 	r.PrefillTokS = float64(prompt) / pre

@@ -27,7 +27,7 @@ func BenchmarkModel(b *testing.B) {
 	b.ReportMetric(r.PrefillTokS, "prefill_tok/s")
 	b.ReportMetric(r.DecodeTokS, "decode_tok/s")
 	b.ReportMetric(r.DecodeBWFraction, "decode_bw_frac")
-	b.ReportMetric(r.DecodeBWFractionPaired, "decode_bw_frac_paired")
+	b.ReportMetric(r.DecodeBWFractionInterleaved, "decode_bw_frac_interleaved")
 	b.ReportMetric(r.DecodeReadFraction, "decode_read_frac")
 	b.ReportMetric(r.PrefillPeakFraction, "prefill_peak_frac")
 	b.ReportMetric(r.Limits.ReadGBs, "read_GB/s")

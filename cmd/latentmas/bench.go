@@ -28,11 +28,12 @@ then times a prefill and a greedy decode, in
 rounds that each measure the limits next to their own work (the best
 round against the best limit: steady on a shared machine). Decode is
 reported as a fraction of the bandwidth (weights read per token ÷ time),
-and again paired: each round decodes as many tokens more, each between
-two bandwidth measurements, and prints the median token's fraction of
-the larger of the two (a host whose bandwidth swings within a round
-skews the best-of ratio; the paired one follows it; the best-of ratio
-takes the best of all bandwidth measurements, these included),
+and again interleaved: each round decodes as many tokens more, each
+right after one read of all its weights by as many threads, and prints the
+median token's rate over the median read's (like with like: a token
+timed once against a read timed once at the moment next to it, where
+the best-of ratio sets the best round against the best of many reads,
+these included, and the host's bandwidth moves between them),
 prefill as a fraction of the peak FLOP/s of the arithmetic used: float32
 FMA by default, VDPBF16PS with --compute bf16 (bf16 weights only: the
 activations are rounded to bfloat16 before each matrix product, as in a
@@ -69,7 +70,7 @@ run, generate and logits).`, stderr)
 	}
 	defer m.Close()
 	r, err := bench.RunModel(m, *shape, *prompt, *gen, *rounds, func(round int) {
-		fmt.Fprintf(stderr, "round %d/%d: machine limits with %d threads, prefill %d tokens, decode %d tokens, then %[5]d more each between bandwidth measurements...\n",
+		fmt.Fprintf(stderr, "round %d/%d: machine limits with %d threads, prefill %d tokens, decode %d tokens, then %[5]d more each after a read of the weights...\n",
 			round+1, *rounds, m.Pool.Threads(), *prompt, *gen)
 	})
 	if err != nil {
@@ -92,9 +93,9 @@ run, generate and logits).`, stderr)
 	fmt.Fprintf(stdout, "prefill %d: %.1f tok/s, %.1f GFLOP/s (%s)\n", r.PromptTokens, r.PrefillTokS, r.PrefillGFlops, of)
 	fmt.Fprintf(stdout, "decode  %d: %.1f tok/s, %.1f GB/s of weights (%.0f%% of bandwidth; %.0f%% with the KV cache's %.0f MB a token)\n",
 		r.GenTokens, r.DecodeTokS, r.DecodeGBs, 100*r.DecodeBWFraction, 100*r.DecodeReadFraction, float64(r.DecodeKVBytes)/1e6)
-	if r.DecodeBWFractionPaired > 0 {
-		fmt.Fprintf(stdout, "decode with the bandwidth measured between tokens: median %.0f%% of the bandwidth of the moment (quartiles %.0f–%.0f%%)\n",
-			100*r.DecodeBWFractionPaired, 100*r.DecodeBWFractionPairedIQR[0], 100*r.DecodeBWFractionPairedIQR[1])
+	if r.DecodeBWFractionInterleaved > 0 {
+		fmt.Fprintf(stdout, "decode interleaved with single reads of its weights: median token %.0f%% of the median read's bandwidth (quartiles %.0f–%.0f%%)\n",
+			100*r.DecodeBWFractionInterleaved, 100*r.DecodeBWFractionInterleavedIQR[0], 100*r.DecodeBWFractionInterleavedIQR[1])
 	}
 	return nil
 }

@@ -20,8 +20,8 @@ func TestBenchJSON(t *testing.T) {
 		PrefillTokS             float64    `json:"prefill_tok_s"`
 		DecodeTokS              float64    `json:"decode_tok_s"`
 		DecodeBWFraction        float64    `json:"decode_bw_fraction"`
-		DecodeBWFractionPaired  float64    `json:"decode_bw_fraction_paired"`
-		DecodeBWFractionIQR     [2]float64 `json:"decode_bw_fraction_paired_iqr"`
+		DecodeBWFractionIntl    float64    `json:"decode_bw_fraction_interleaved"`
+		DecodeBWFractionIQR     [2]float64 `json:"decode_bw_fraction_interleaved_iqr"`
 		DecodeKVBytes           int64      `json:"decode_kv_bytes"`
 		DecodeReadFraction      float64    `json:"decode_read_fraction"`
 		PrefillPeakFraction     float64    `json:"prefill_peak_fraction"`
@@ -44,8 +44,8 @@ func TestBenchJSON(t *testing.T) {
 	if !(r.PrefillTokS > 0 && r.DecodeTokS > 0 && r.DecodeBWFraction > 0 && r.PrefillPeakFraction > 0 && r.Limits.ReadGBs > 0) {
 		t.Errorf("missing figures: %+v", r)
 	}
-	if q := r.DecodeBWFractionIQR; !(r.DecodeBWFractionPaired > 0 && q[0] <= r.DecodeBWFractionPaired && r.DecodeBWFractionPaired <= q[1]) {
-		t.Errorf("decode_bw_fraction_paired %g, quartiles %v: want a positive median between them", r.DecodeBWFractionPaired, q)
+	if q := r.DecodeBWFractionIQR; !(r.DecodeBWFractionIntl > 0 && q[0] <= r.DecodeBWFractionIntl && r.DecodeBWFractionIntl <= q[1]) {
+		t.Errorf("decode_bw_fraction_interleaved %g, quartiles %v: want a positive median between them", r.DecodeBWFractionIntl, q)
 	}
 	// Two decode steps attend over 9 and 10 positions: 9.5 on average,
 	// float32 keys and values of every layer.
