@@ -50,14 +50,7 @@ func MeasureReadBandwidthIn(threads int, buf []float32) float64 {
 // of 1024 values; a tail shorter than a row is read by the stream alone.
 // It returns 0 if the regions hold less than a row a thread.
 func MeasureReadBandwidthOver(threads int, regions [][]float32) float64 {
-	if threads < 1 {
-		threads = 1
-	}
-	pieces := splitShares(threads, regions)
-	if pieces == nil {
-		return 0
-	}
-	return measureRead(pieces, 5)
+	return measureOver(threads, regions, 5)
 }
 
 // splitShares cuts the concatenation of regions into threads shares of
@@ -91,11 +84,15 @@ func splitShares(threads int, regions [][]float32) [][][]float32 {
 // each pattern instead of the best of five: the bandwidth of one moment,
 // for a comparison with work timed once at the moment next to it.
 func MeasureReadBandwidthOnce(threads int, regions [][]float32) float64 {
+	return measureOver(threads, regions, 1)
+}
+
+func measureOver(threads int, regions [][]float32, reps int) float64 {
 	pieces := splitShares(max(threads, 1), regions)
 	if pieces == nil {
 		return 0
 	}
-	return measureRead(pieces, 1)
+	return measureRead(pieces, reps)
 }
 
 // bwRow is the row length, in float32 values, of measureRead's
