@@ -24,22 +24,21 @@ Builds a model with random weights and the exact shapes of a real Qwen
 checkpoint (qwen2.5-0.5b, qwen3-0.6b, qwen3-4b) in memory, measures this
 machine's memory read bandwidth (over the model's weights, the first
 512 MB) and peak FMA/BF16 throughput with the project's own kernels,
-then times a prefill and a greedy decode, in
-rounds that each measure the limits next to their own work (the best
-round against the best limit: steady on a shared machine). Decode is
-reported as a fraction of the bandwidth (weights read per token ÷ time),
-and again interleaved: each round decodes as many tokens more, each
-right after one read of all its weights by as many threads, and prints the
-median token's rate over the median read's (like with like: a token
-timed once against a read timed once at the moment next to it, where
-the best-of ratio sets the best round against the best of many reads,
-these included, and the host's bandwidth moves between them),
-prefill as a fraction of the peak FLOP/s of the arithmetic used: float32
-FMA by default, VDPBF16PS with --compute bf16 (bf16 weights only: the
-activations are rounded to bfloat16 before each matrix product, as in a
-bfloat16 PyTorch model; faster, but no longer float32-exact). The
-weights are in huge pages unless --hugepages=false (see --hugepages of
-run, generate and logits).`, stderr)
+then times a prefill and a greedy decode, in rounds that each measure
+the limits next to their own work (the best round against the best
+limit: steady on a shared machine). Decode is reported as a fraction of
+the bandwidth (weights read per token ÷ time), and again interleaved:
+each round decodes as many tokens more, each right after one read of
+all its weights by as many threads, and prints the median token's rate
+over the median read's (like with like: a token timed once against a
+read timed once at the moment next to it, where the best-of ratio sets
+the best round against the best of many reads, these included, and the
+host's bandwidth moves between them); prefill as a fraction of the peak
+FLOP/s of the arithmetic used: float32 FMA by default, VDPBF16PS with
+--compute bf16 (bf16 weights only: the activations are rounded to
+bfloat16 before each matrix product, as in a bfloat16 PyTorch model;
+faster, but no longer float32-exact). The weights are in huge pages
+unless --hugepages=false (see --hugepages of run, generate and logits).`, stderr)
 	shape := fs.String("shape", "qwen3-0.6b", "model shape: qwen2.5-0.5b, qwen3-0.6b, qwen3-4b")
 	dtype := fs.String("dtype", "bf16", "weight dtype: bf16, f32, f16")
 	prompt := fs.Int("prompt", 512, "prefill tokens")
