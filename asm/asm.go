@@ -114,6 +114,23 @@ func MatMulF16(y []float32, ldy int, x []float32, ldx int, w []uint16, ldw int, 
 	matMulF16(y, ldy, x, ldx, w, ldw, m, n, kk)
 }
 
+// MatMulSweepRows is the number of w rows, of kk elements of wsize bytes
+// each, that the matrix-product drivers sweep under one tile of x rows held
+// in L1 (a block sized for L2; a multiple of every level's tile width, 4).
+// A caller that splits a product's w rows among workers in parts of this
+// many rows keeps every sweep whole: a part that ends mid-sweep leaves a
+// short sweep that reloads its x tile for a few w rows.
+func MatMulSweepRows(kk, wsize int) int { return wBlockRows(4, kk, wsize) }
+
+// wBlockBytes bounds the w rows the x-stationary order sweeps from L2.
+const wBlockBytes = 384 << 10
+
+// wBlockRows is the number of w rows (a multiple of nrMax) of kk elements
+// of ws bytes that fit wBlockBytes: the block the x-stationary order sweeps.
+func wBlockRows(nrMax, kk, ws int) int {
+	return max(nrMax, wBlockBytes/max(1, kk*ws)/nrMax*nrMax)
+}
+
 // Dispatch names the kernel implementation in use ("generic", "avx2",
 // "avx512", "avx512bf16", "neon", ...), for logs and benchmark reports.
 func Dispatch() string { return dispatch }

@@ -326,12 +326,9 @@ var smallM = 16
 // stay in L2 while a block of w rows sits in L1.
 const xBlockBytes = 256 << 10
 
-// xTileBytes bounds an x tile kept in L1 by the x-stationary order, and
-// wBlockBytes the w rows it sweeps from L2.
-const (
-	xTileBytes  = 24 << 10
-	wBlockBytes = 384 << 10
-)
+// xTileBytes bounds an x tile kept in L1 by the x-stationary order (and
+// wBlockBytes, in asm.go, the w rows it sweeps from L2).
+const xTileBytes = 24 << 10
 
 // driveMM runs the micro-kernels of mm over the whole product; kb is the k
 // block width of its tiles, xs and ws the element sizes of x and w in
@@ -422,12 +419,6 @@ func driveMM(mm mmSet, kb int, y []float32, ldy int, xp unsafe.Pointer, xs, ldx 
 			}
 		}
 	}
-}
-
-// wBlockRows is the number of w rows (a multiple of nrMax) of kk elements
-// of ws bytes that fit wBlockBytes: the block the x-stationary order sweeps.
-func wBlockRows(nrMax, kk, ws int) int {
-	return max(nrMax, wBlockBytes/max(1, kk*ws)/nrMax*nrMax)
 }
 
 // driveKS is driveMM's x-stationary order for a kk whose x tile does not

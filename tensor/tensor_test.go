@@ -58,7 +58,8 @@ func TestMatMul(t *testing.T) {
 		for _, dt := range []DType{F32, BF16, F16} {
 			for _, sh := range [][3]int{{1, 1, 1}, {1, 17, 33}, {3, 64, 7}, {5, 131, 129}, {1, 300, 64}, {9, 45, 1000},
 				// m > 16: blocks of activation rows by weight rows, ragged at both ends.
-				{17, 5, 40}, {130, 401, 33}} {
+				// and items of a sweep's rows (blockRows) for long rows.
+				{17, 5, 40}, {130, 401, 33}, {70, 130, 2000}} {
 				m, n, k := sh[0], sh[1], sh[2]
 				w := randMat(r, dt, n, k)
 				x := randVec(r, m*k)
@@ -115,10 +116,14 @@ func TestMatMuls(t *testing.T) {
 	for _, threads := range []int{1, 2, 3} {
 		p := NewPool(threads)
 		for _, dt := range []DType{F32, BF16, F16} {
-			for _, sh := range [][4]int{{1, 896, 128, 128}, {1, 40, 7, 300}, {3, 64, 64, 0}, {37, 100, 33, 5}} {
-				m, k := sh[0], 96
+			// {m, k, rows of each product}; the last one has rows too
+			// long for mmBlockN of them to fit L2, so its items are
+			// sweeps (blockRows) and three blocks of activation rows.
+			for _, sh := range [][5]int{{1, 96, 896, 128, 128}, {1, 96, 40, 7, 300}, {3, 96, 64, 64, 0}, {37, 96, 100, 33, 5},
+				{130, 2000, 200, 50, 9}} {
+				m, k := sh[0], sh[1]
 				var ps, one []Product
-				for _, n := range sh[1:] {
+				for _, n := range sh[2:] {
 					if n == 0 {
 						continue
 					}
