@@ -114,13 +114,16 @@ func MatMulF16(y []float32, ldy int, x []float32, ldx int, w []uint16, ldw int, 
 	matMulF16(y, ldy, x, ldx, w, ldw, m, n, kk)
 }
 
-// MatMulSweepRows is the number of w rows, of kk elements of wsize bytes
-// each, that the matrix-product drivers sweep under one tile of x rows held
-// in L1 (a block sized for L2; a multiple of every level's tile width, 4).
-// A caller that splits a product's w rows among workers in parts of this
-// many rows keeps every sweep whole: a part that ends mid-sweep leaves a
-// short sweep that reloads its x tile for a few w rows.
-func MatMulSweepRows(kk, wsize int) int { return wBlockRows(4, kk, wsize) }
+// MatMulSweepRows is the number of w rows of kk elements that the
+// matrix-product drivers sweep, for m > 16, under one tile of x rows held
+// in L1 (a block sized for L2; a multiple of every level's tile width, 4),
+// with x of xsize and w of wsize bytes an element (xsize 2: MatMulBF16BF16;
+// wsize 4: MatMulF32; else MatMulBF16, MatMulF16). For rows too long for
+// an x tile in L1 the block is of the rows' parts that are. A caller that
+// splits a product's w rows among workers in parts of this many rows keeps
+// every sweep whole: a part that ends mid-sweep leaves a short sweep that
+// reloads its x tile for a few w rows.
+func MatMulSweepRows(kk, xsize, wsize int) int { return sweepRows(kk, xsize, wsize) }
 
 // wBlockBytes bounds the w rows the x-stationary order sweeps from L2.
 const wBlockBytes = 384 << 10

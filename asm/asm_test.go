@@ -180,7 +180,7 @@ func TestMatMul(t *testing.T) {
 			// m > 16 takes the x-stationary order when an x tile fits L1
 			// (k ≤ 1536), the x-block order otherwise.
 			for _, s := range [][3]int{{1, 37, 1024}, {9, 13, 1024}, {4, 8, 2048}, {5, 7, 4099}, {13, 5, 777},
-				{40, 37, 300}, {33, 70, 1031}, {64, 5, 16}, {24, 19, 3000}, {21, 9, 4864}} {
+				{40, 37, 300}, {33, 70, 1031}, {64, 5, 16}, {24, 19, 3000}, {21, 9, 4864}, {50, 203, 4864}} {
 				checkMMCase(t, c, r, s[0], s[1], s[2])
 			}
 			// m = 1 over contiguous rows (k a multiple of 3: ldw = kk) takes
@@ -200,16 +200,21 @@ func TestMatMulInvariance(t *testing.T) {
 	forEachLevel(t, func(t *testing.T) {
 		for _, c := range mmCases {
 			r := rand.New(rand.NewPCG(3, 4))
-			for _, sh := range [][2]int{{7, 11}, {16, 11}, {100, 11}, {300, 11}, {1024, 11}, {1031, 11}, {300, 40}, {1031, 40},
-				// k split into parts for m > 16 (x tiles over all of k do not fit L1).
-				{3000, 40}, {4864, 24}} {
+			for _, sh := range [][3]int{{7, 11}, {16, 11}, {100, 11}, {300, 11}, {1024, 11}, {1031, 11}, {300, 40}, {1031, 40},
+				// k split into parts for m > 16 (x tiles over all of k do not fit L1),
+				// for float32 in the parts order over several blocks of w
+				// and groups of x tiles (driveKSParts).
+				{3000, 40}, {4864, 24}, {4864, 50, 203}} {
 				kk, m, n := sh[0], sh[1], 23
+				if sh[2] > 0 {
+					n = sh[2]
+				}
 				x := randF32(r, m*kk, 1)
 				w := randF32(r, n*kk, 1)
 				full := make([]float32, m*n)
 				c.run(full, n, x, kk, w, kk, m, n, kk)
 				part := make([]float32, m*n)
-				for _, split := range [][2]int{{0, 1}, {1, 6}, {6, 7}, {7, 23}, {2, 5}, {5, 22}} {
+				for _, split := range [][2]int{{0, 1}, {1, 6}, {6, 7}, {7, n}, {2, 5}, {5, n - 1}} {
 					n0, n1 := split[0], split[1]
 					for _, mm := range [][2]int{{0, m}, {3, 4}, {2, 7}, {1, m - 2}} {
 						t0, t1 := mm[0], mm[1]

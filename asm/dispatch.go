@@ -23,6 +23,7 @@ type impl struct {
 	scaleF32       func(alpha float32, x []float32)
 	addF32         func(dst, a, b []float32)
 	ropeF32        func(x, cos, sin []float32)
+	sweepRows      func(kk, xs, ws int) int
 
 	// For the machine-limit measurements.
 	sumSqF32    func(x []float32) float32
@@ -48,6 +49,7 @@ var genericImpl = &impl{
 	scaleF32:       ScaleF32Generic,
 	addF32:         AddF32Generic,
 	ropeF32:        RoPEF32Generic,
+	sweepRows:      func(kk, _, ws int) int { return wBlockRows(4, kk, ws) },
 	sumSqF32:       sumSqF32Generic,
 	peakFMA:        peakFMAGeneric,
 	peakFlops:      peakGenericFlops,
@@ -85,6 +87,7 @@ var (
 	scaleF32       func(alpha float32, x []float32)
 	addF32         func(dst, a, b []float32)
 	ropeF32        func(x, cos, sin []float32)
+	sweepRows      func(kk, xs, ws int) int
 	dispatch       string
 	cur            *impl
 )
@@ -94,7 +97,7 @@ func use(i *impl) {
 	matMulF32, matMulBF16, matMulF16, matMulBF16BF16 = i.matMulF32, i.matMulBF16, i.matMulF16, i.matMulBF16BF16
 	matMulNNF32, f32ToBF16 = i.matMulNNF32, i.f32ToBF16
 	rmsNormF32, siluMulF32, softmaxF32 = i.rmsNormF32, i.siluMulF32, i.softmaxF32
-	scaleF32, addF32, ropeF32 = i.scaleF32, i.addF32, i.ropeF32
+	scaleF32, addF32, ropeF32, sweepRows = i.scaleF32, i.addF32, i.ropeF32, i.sweepRows
 	dispatch = i.name
 	cur = i
 }

@@ -128,9 +128,14 @@ const (
 // mid-sweep. Qwen2.5-0.5B's down projection (4864 columns, sweeps of 36
 // bfloat16 rows) split at 192 rows left a 12-row sweep in every item:
 // m = 512, two threads, 586-649 → 664-689 GFLOP/s (medians of 60
-// alternations, bfloat16 activations).
-func blockRows(w *Mat) int {
-	return min(mmBlockN, asm.MatMulSweepRows(w.Cols, w.DType.Size()))
+// alternations, bfloat16 activations). bf16Act: the activations are
+// bfloat16 (MatMulBF16Act).
+func blockRows(w *Mat, bf16Act bool) int {
+	xs := 4
+	if bf16Act {
+		xs = 2
+	}
+	return min(mmBlockN, asm.MatMulSweepRows(w.Cols, xs, w.DType.Size()))
 }
 
 // matmulJob is up to maxProducts products in blocks of mmBlockM activation
@@ -307,7 +312,7 @@ func runMulti(p *Pool, x []float32, xb []uint16, m int, ps []Product) {
 		n := 0
 		for i := range ps {
 			j.ps[i] = ps[i]
-			j.bn[i] = blockRows(ps[i].W)
+			j.bn[i] = blockRows(ps[i].W, xb != nil)
 			n += j.nm * ((ps[i].W.Rows + j.bn[i] - 1) / j.bn[i])
 			j.end[i] = n
 		}

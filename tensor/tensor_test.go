@@ -67,7 +67,28 @@ func TestMatMul(t *testing.T) {
 				want := make([]float32, m*n)
 				MatMul(p, got, x, m, w)
 				MatMulRef(want, x, m, w)
-				closeTo(t, fmt.Sprintf("%v threads=%d m=%d n=%d k=%d", dt, threads, m, n, k), got, want, 1e-4)
+				// Within 1e-4 relative, or the float32 rounding bound of
+				// a k-term sum, (k+16)·2⁻²⁴·Σ|x·w|: a long sum that
+				// cancels to almost nothing (k = 2000) is off by more
+				// than 1e-4 of its result.
+				abs := make([]float32, m*n)
+				row := make([]float32, k)
+				for r := 0; r < n; r++ {
+					w.Row(r, row)
+					for ti := 0; ti < m; ti++ {
+						var s float64
+						for i, v := range row {
+							s += math.Abs(float64(v) * float64(x[ti*k+i]))
+						}
+						abs[ti*n+r] = float32(s)
+					}
+				}
+				for i := range want {
+					d := math.Abs(float64(got[i] - want[i]))
+					if d > max(1e-4*(1+math.Abs(float64(want[i]))), float64(k+16)*0x1p-24*float64(abs[i])) || math.IsNaN(float64(got[i])) {
+						t.Fatalf("%v threads=%d m=%d n=%d k=%d: [%d] = %g, want %g (Σ|x·w| %g)", dt, threads, m, n, k, i, got[i], want[i], abs[i])
+					}
+				}
 			}
 		}
 		p.Close()
